@@ -1,0 +1,82 @@
+"""The app factory: wiring only. Nothing here connects, reads files or the environment."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+
+import falcon
+import falcon.routing
+import orjson
+
+from . import db, errors
+from .middleware import DatabaseMiddleware
+from .models import MAX_ID
+from .resources.comments import CommentCollection, CommentItem
+from .resources.files import FileDownload
+from .resources.health import Health
+from .resources.images import ImageCollection, ImageItem
+from .schemas import API_PREFIX
+from .settings import Settings
+from .storage import Storage, open_storage
+
+#: Parts a multipart upload may have: `file`, `name`, and a little slack.
+MAX_MULTIPART_PARTS = 16
+
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
+
+
+class IdConverter(falcon.routing.BaseConverter):
+    """``{image_id:id}``: ASCII digits only, 1..2**63-1; anything else is no route (404).
+
+    Falcon's ``int`` converter accepts what ``int()`` accepts: ``٣``, ``３``, ``1_0``.
+    """
+
+    def convert(self, value: str) -> int | None:
+        if not _ASCII_ID.fullmatch(value):
+            return None
+        number = int(value)
+        return number if 1 <= number <= MAX_ID else None
+
+
+def json_handler() -> falcon.media.JSONHandler:
+    return falcon.media.JSONHandler(
+        dumps=functools.partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS),
+        loads=orjson.loads,
+    )
+
+
+def build_settings(settings: Settings | Mapping | None) -> Settings:
+    return settings if isinstance(settings, Settings) else Settings.load(overrides=settings)
+
+
+def open_services(settings: Settings) -> Storage:
+    """Bind the database proxy and open the storage a Settings names (no connection yet)."""
+    db.bind(db.open_database(settings.resolved_database_url, settings.database_pool_size))
+    return open_storage(settings.resolved_storage_url, settings)
+
+
+def create_app(settings: Settings | Mapping | None = None) -> falcon.App:
+    """A falcon.App for ``settings`` (a Settings, or a mapping of overrides on the defaults)."""
+    settings = build_settings(settings)
+    storage = open_services(settings)
+
+    app = falcon.App(middleware=[DatabaseMiddleware(db.database)])
+    app.router_options.converters["id"] = IdConverter
+    app.req_options.strip_url_path_trailing_slash = True
+    handler = json_handler()
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
+    multipart = app.req_options.media_handlers[falcon.MEDIA_MULTIPART].parse_options
+    multipart.max_body_part_count = MAX_MULTIPART_PARTS
+    errors.register(app)
+
+    images = ImageCollection(storage, settings)
+    app.add_route(f"{API_PREFIX}/images", images)
+    app.add_route(f"{API_PREFIX}/images/{{image_id:id}}", ImageItem(storage, settings))
+    app.add_route(f"{API_PREFIX}/images/{{image_id:id}}/comments", CommentCollection())
+    app.add_route(f"{API_PREFIX}/comments/{{comment_id:id}}", CommentItem())
+    app.add_route(f"{API_PREFIX}/file/{{file_name}}", FileDownload(storage, settings))
+    app.add_route("/healthz", Health(db.database, storage))
+    return app

@@ -1,0 +1,153 @@
+"""Rows: blobs, images and comments, and the queries the API pages through.
+
+A ``Blob`` is stored bytes, named by their sha256; an ``Image`` is a name
+pointing at a blob, so identical uploads share one stored file. Pages are
+keyset pages (``WHERE id > after ORDER BY id LIMIT n``), which cost the same
+at any depth, and each page is one SQL query whatever its size.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import secrets
+
+import peewee
+
+from .db import database
+
+#: The schema this code reads and writes; ``init-db`` migrates older ones forward.
+SCHEMA_VERSION = 1
+
+#: The largest id any backend can store (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+def utcnow() -> datetime.datetime:
+    """Now, in UTC, as a naive datetime (how both SQLite and PostgreSQL store it)."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_edit_token() -> str:
+    """A fresh credential for one resource: shown once, stored only as its hash."""
+    return secrets.token_urlsafe(24)
+
+
+def token_matches(token: str, token_hash: str | None) -> bool:
+    """Constant-time check of a presented edit token against a stored hash."""
+    if not token_hash:
+        return False
+    return hmac.compare_digest(hash_token(token), token_hash)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+class Blob(BaseModel):
+    sha256 = peewee.FixedCharField(max_length=64, primary_key=True)
+    content_type = peewee.CharField(max_length=64)
+    size = peewee.BigIntegerField()
+    width = peewee.IntegerField()
+    height = peewee.IntegerField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class Image(BaseModel):
+    id = peewee.BigAutoField()
+    name = peewee.CharField(max_length=255, unique=True)
+    blob = peewee.ForeignKeyField(
+        Blob, column_name="sha256", object_id_name="blob_id", backref="images", on_delete="RESTRICT", index=True,
+    )
+    created_at = peewee.DateTimeField(default=utcnow)
+    edit_token_hash = peewee.CharField(max_length=64, null=True)
+
+
+class Comment(BaseModel):
+    id = peewee.BigAutoField()
+    image = peewee.ForeignKeyField(Image, backref="comments", on_delete="CASCADE", index=False)
+    text = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    edit_token_hash = peewee.CharField(max_length=64, null=True)
+
+    class Meta:
+        # Serves both "this image's comments in order" and "how many".
+        indexes = ((("image", "id"), False),)
+
+
+MODELS = [SchemaVersion, Blob, Image, Comment]
+
+
+def create_tables() -> None:
+    """Create any missing table (safe to run twice) and record the schema version."""
+    with database.atomic():
+        database.create_tables(MODELS, safe=True)
+        if not SchemaVersion.select().exists():
+            SchemaVersion.create(version=SCHEMA_VERSION)
+
+
+def drop_tables() -> None:
+    with database.atomic():
+        database.drop_tables(list(reversed(MODELS)), safe=True, cascade=not _is_sqlite())
+
+
+def _is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+# -- queries ---------------------------------------------------------------
+
+def _comments_count():
+    inner = Comment.alias()
+    return (
+        inner.select(peewee.fn.COUNT(inner.id))
+        .where(inner.image == Image.id)
+    )
+
+
+def _images_with_counts():
+    return (
+        Image.select(Image, Blob, _comments_count().alias("comments_count"))
+        .join(Blob)
+    )
+
+
+def image_by_id(image_id: int) -> Image:
+    """The image with its blob and comment count; raises Image.DoesNotExist."""
+    return _images_with_counts().where(Image.id == image_id).get()
+
+
+def image_by_name(name: str) -> Image:
+    """The image with its blob (no comment count); raises Image.DoesNotExist."""
+    return Image.select(Image, Blob).join(Blob).where(Image.name == name).get()
+
+
+def image_page(after: int, limit: int) -> tuple[list[Image], bool]:
+    """Up to ``limit`` images with id > ``after``, and whether more follow."""
+    rows = list(_images_with_counts().where(Image.id > after).order_by(Image.id).limit(limit + 1))
+    return rows[:limit], len(rows) > limit
+
+
+def comment_page(image_id: int, after: int, limit: int) -> tuple[list[Comment], bool]:
+    rows = list(
+        Comment.select()
+        .where((Comment.image == image_id) & (Comment.id > after))
+        .order_by(Comment.id)
+        .limit(limit + 1)
+    )
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,58 @@
+"""Reading request bodies: length checks up front and the accepted media types."""
+
+from __future__ import annotations
+
+import falcon
+
+MEDIA_FORM = "application/x-www-form-urlencoded"
+
+#: A comment body is at most 10,000 characters of text, escaped as JSON at worst.
+MAX_COMMENT_BODY_BYTES = 256 * 1024
+
+
+def media_type(req: falcon.Request) -> str:
+    return (req.content_type or "").split(";", 1)[0].strip().lower()
+
+
+def require_length(req: falcon.Request, max_bytes: int) -> None:
+    """Refuse a body without Content-Length (411) or larger than ``max_bytes`` (413),
+    before a byte of it is read."""
+    if req.content_length is None:
+        raise falcon.HTTPLengthRequired(
+            description="Send the body with a Content-Length header; chunked uploads are not accepted.",
+        )
+    if req.content_length > max_bytes:
+        raise falcon.HTTPContentTooLarge(
+            description=f"The request body is larger than the limit of {max_bytes} bytes.",
+        )
+
+
+def read_text_fields(req: falcon.Request, names: tuple[str, ...]) -> dict:
+    """The body of a JSON, URL-encoded or multipart request as a dict; 415 for anything else."""
+    require_length(req, MAX_COMMENT_BODY_BYTES)
+    kind = media_type(req)
+    if kind in (falcon.MEDIA_JSON, MEDIA_FORM):
+        data = req.get_media()
+        if not isinstance(data, dict):
+            raise falcon.HTTPBadRequest(description='The body must be a JSON object such as {"text": "..."}.')
+        return data
+    if kind == falcon.MEDIA_MULTIPART:
+        data = {}
+        for part in req.get_media():
+            if part.name in names and part.name not in data:
+                data[part.name] = read_part_text(part)
+        return data
+    raise falcon.HTTPUnsupportedMediaType(
+        description='Send the body as JSON ({"text": "..."}) or as a form with a `text` field.',
+    )
+
+
+def read_part_text(part, max_bytes: int = MAX_COMMENT_BODY_BYTES) -> str:
+    """A multipart form field as text, bounded and strictly UTF-8."""
+    data = part.stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise falcon.HTTPContentTooLarge(description=f"The form field {part.name!r} is too large.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise falcon.HTTPBadRequest(description=f"The form field {part.name!r} is not valid UTF-8.") from exc

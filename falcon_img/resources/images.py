@@ -1,0 +1,74 @@
+"""The image collection (list, upload) and one image (get, delete)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import falcon
+
+from .. import models
+from ..ingest import ingest_spooled, remove_image, spool
+from ..schemas import image_schema, image_url, images_schema
+from ..settings import Settings
+from ..storage import Storage
+from .bodies import media_type, read_part_text, require_length
+from .paging import next_link, page_request
+
+#: Room for the multipart envelope around the file (boundaries, headers, a `name` field).
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+MAX_NAME_FIELD_BYTES = 4096
+
+
+class ImageCollection:
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.settings = settings
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        page = page_request(req)
+        images, more = models.image_page(page.after, page.limit)
+        resp.media = {
+            "images": images_schema.dump(images),
+            "next": next_link(resp, req.path, page, images, more),
+        }
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if media_type(req) != falcon.MEDIA_MULTIPART:
+            raise falcon.HTTPUnsupportedMediaType(
+                description="Upload the image as multipart/form-data with the file in a field named `file`.",
+            )
+        require_length(req, self.settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
+        with contextlib.ExitStack() as cleanup:
+            spooled, filename, name = None, None, None
+            for part in req.get_media():
+                if part.name == "file" and spooled is None:
+                    filename = part.filename
+                    spooled = cleanup.enter_context(
+                        spool(part.stream, self.settings.spool_dir, self.settings.max_upload_bytes)
+                    )
+                elif part.name == "name" and name is None:
+                    name = read_part_text(part, MAX_NAME_FIELD_BYTES)
+            if spooled is None:
+                raise falcon.HTTPBadRequest(description="The form has no `file` field with the image.")
+            created = ingest_spooled(spooled, name or filename, storage=self.storage, settings=self.settings)
+        resp.status = falcon.HTTP_201
+        resp.location = image_url(created.image.id)
+        resp.media = {
+            **image_schema.dump(created.image),
+            "edit_token": created.edit_token,
+            "message": "Image added to collection",
+        }
+
+
+class ImageItem:
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.settings = settings
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
+        resp.media = image_schema.dump(models.image_by_id(image_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
+        if not remove_image(image_id, storage=self.storage):
+            raise falcon.HTTPNotFound(description=f"There is no image {image_id}.")
+        resp.media = {"message": "Image deleted", "id": image_id}
