@@ -48,6 +48,8 @@ def open_database(url: str, pool_size: int = 8) -> peewee.Database:
         return db_url.connect(
             "sqlite+pool://" + url.split("://", 1)[1],
             pragmas=SQLITE_PRAGMAS,
+            # Pooled connections move between the threads of a gthread worker.
+            check_same_thread=False,
             max_connections=pool_size * 4,
             stale_timeout=600,
         )

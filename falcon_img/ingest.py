@@ -30,7 +30,7 @@ import PIL.Image
 
 from . import models
 from .db import is_sqlite, write_transaction
-from .models import Blob, Comment, Image
+from .models import Blob, Comment, Image, Variant
 from .settings import Settings
 from .storage import Storage
 
@@ -255,6 +255,7 @@ def release_blob(key: str, storage: Storage) -> None:
         query.first()
         if Image.select().where(Image.blob == key).exists():
             return
+        Variant.delete().where(Variant.blob == key).execute()
         Blob.delete().where(Blob.sha256 == key).execute()
         # Inside the transaction: an ingest of the same bytes waits on the lock,
         # and finds the blob missing after its commit.

@@ -90,7 +90,33 @@ class Comment(BaseModel):
         indexes = ((("image", "id"), False),)
 
 
-MODELS = [SchemaVersion, Blob, Image, Comment]
+class Variant(BaseModel):
+    """A resized copy of a blob, stored under ``<sha256>/<label>``.
+
+    The row is also the claim that makes concurrent first requests produce a
+    variant once: whoever inserts it makes the file; others wait for ``ready``.
+    """
+
+    blob = peewee.ForeignKeyField(
+        Blob, column_name="sha256", object_id_name="blob_id", backref="variants", on_delete="CASCADE",
+    )
+    label = peewee.CharField(max_length=32)
+    content_type = peewee.CharField(max_length=64)
+    size = peewee.BigIntegerField(null=True)
+    width = peewee.IntegerField(null=True)
+    height = peewee.IntegerField(null=True)
+    ready = peewee.BooleanField(default=False)
+    claimed_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("blob", "label")
+
+    @property
+    def key(self) -> str:
+        return f"{self.blob_id}/{self.label}"
+
+
+MODELS = [SchemaVersion, Blob, Image, Comment, Variant]
 
 
 def create_tables() -> None:

@@ -10,6 +10,7 @@ from .. import models
 from ..errors import APIError
 from ..settings import Settings
 from ..storage import Storage, StorageError
+from ..variants import REQUESTABLE_FORMATS, VariantSpec, VariantUnavailable, variant_for
 
 _SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 UNSATISFIABLE = "unsatisfiable"
@@ -57,17 +58,46 @@ class FileDownload:
         self._answer(req, resp, file_name, send_body=False)
 
     def _answer(self, req: falcon.Request, resp: falcon.Response, file_name: str, send_body: bool) -> None:
+        spec = self._variant_spec(req)
         try:
             image = models.image_by_name(file_name)
         except models.Image.DoesNotExist:
             raise falcon.HTTPNotFound(description="There is no image with this file name.") from None
         blob = image.blob
-        self._describe(req, resp, image.name, blob.content_type, blob.sha256, image.created_at)
-        if self._not_modified(req, resp, blob.sha256, image.created_at):
-            return
-        size = blob.size
+        if spec is not None and spec.width < blob.width:
+            served = self._variant(req, resp, image, blob, spec)
+            if served is None:
+                return
+            key, size, etag = served
+        else:
+            key, size, etag = blob.sha256, blob.size, blob.sha256
+            self._describe(req, resp, image.name, blob.content_type, etag, image.created_at)
+            if self._not_modified(req, resp, etag, image.created_at):
+                return
+        self._send(req, resp, key, size, etag, send_body)
+
+    def _variant(self, req, resp, image, blob, spec: VariantSpec):
+        """Describe (and make, the first time) a variant: ``(key, size, etag)``, or None after a 304."""
+        label = spec.label(blob.content_type)
+        etag = f"{blob.sha256}-{label}"
+        name = image.name.rsplit(".", 1)[0] + "." + label.rsplit(".", 1)[1]
+        content_type = spec.output(blob.content_type)[2]
+        self._describe(req, resp, name, content_type, etag, image.created_at)
+        # The ETag is known without the variant: a revalidation costs no rendering.
+        if self._not_modified(req, resp, etag, image.created_at):
+            return None
+        try:
+            variant = variant_for(blob, spec, storage=self.storage, settings=self.settings)
+        except VariantUnavailable as exc:
+            raise APIError(
+                falcon.HTTP_503, message="This variant is still being made; try again shortly.",
+                headers={"Retry-After": "2"},
+            ) from exc
+        return variant.key, variant.size, etag
+
+    def _send(self, req, resp, key: str, size: int, etag: str, send_body: bool) -> None:
         wanted = requested_range(req.get_header("Range"), size)
-        if wanted is not None and not self._if_range_holds(req, blob.sha256):
+        if wanted is not None and not self._if_range_holds(req, etag):
             wanted = None
         if wanted == UNSATISFIABLE:
             raise APIError(
@@ -84,11 +114,33 @@ class FileDownload:
             resp.content_length = length
             return
         try:
-            stream = self.storage.open(blob.sha256, start, length)
+            stream = self.storage.open(key, start, length)
         except FileNotFoundError as exc:
-            raise StorageError(f"blob {blob.sha256} of image {image.id} is missing") from exc
+            raise StorageError(f"stored file {key} is missing") from exc
         # A real file object: Gunicorn hands it to sendfile() via wsgi.file_wrapper.
         resp.set_stream(stream, length)
+
+    def _variant_spec(self, req: falcon.Request) -> VariantSpec | None:
+        """``?w=`` (an allowed width) and ``?format=webp``; anything else is a 400."""
+        width_text = req.get_param("w")
+        format_text = req.get_param("format")
+        if width_text is None:
+            if format_text is not None:
+                raise falcon.HTTPBadRequest(description="`format` needs a width: add `w` (e.g. ?w=320&format=webp).")
+            return None
+        allowed = ", ".join(str(w) for w in self.settings.variant_widths)
+        if not width_text.isascii() or not width_text.isdigit() or int(width_text) not in self.settings.variant_widths:
+            raise APIError(
+                falcon.HTTP_400, message=f"`w` must be one of the allowed widths: {allowed}.",
+                extra={"errors": {"w": [f"Must be one of: {allowed}."]}},
+            )
+        if format_text is not None and format_text.lower() not in REQUESTABLE_FORMATS:
+            formats = ", ".join(REQUESTABLE_FORMATS)
+            raise APIError(
+                falcon.HTTP_400, message=f"`format` must be one of: {formats}.",
+                extra={"errors": {"format": [f"Must be one of: {formats}."]}},
+            )
+        return VariantSpec(width=int(width_text), format=format_text.lower() if format_text else None)
 
     def _describe(self, req, resp, name, content_type, etag, modified) -> None:
         resp.content_type = content_type
@@ -111,6 +163,8 @@ class FileDownload:
             matched = since is not None and modified.replace(microsecond=0) <= since
         if matched:
             resp.status = falcon.HTTP_304
+            # A 304 has no content, so nothing to describe the type of (RFC 9110, 15.4.5).
+            resp.content_type = None
         return matched
 
     @staticmethod
