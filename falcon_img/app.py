@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Mapping
 
@@ -11,7 +12,9 @@ import falcon.routing
 import orjson
 
 from . import db, errors
-from .middleware import DatabaseMiddleware
+from .access import AccessControl
+from .middleware import DatabaseMiddleware, RequestContext
+from .ratelimit import RateLimiter
 from .models import MAX_ID
 from .resources.comments import CommentCollection, CommentItem
 from .resources.files import FileDownload
@@ -20,6 +23,8 @@ from .resources.images import ImageCollection, ImageItem
 from .schemas import API_PREFIX
 from .settings import Settings
 from .storage import Storage, open_storage
+
+log = logging.getLogger(__name__)
 
 #: Parts a multipart upload may have: `file`, `name`, and a little slack.
 MAX_MULTIPART_PARTS = 16
@@ -57,12 +62,39 @@ def open_services(settings: Settings) -> Storage:
     return open_storage(settings.resolved_storage_url, settings)
 
 
+#: Response headers a browser script on an allowed origin may read.
+CORS_EXPOSED_HEADERS = [
+    "Location", "Link", "ETag", "Content-Range", "Content-Disposition", "Retry-After", "X-Request-ID",
+    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
+]
+
+
+def middleware(settings: Settings) -> list:
+    """In order: ids and headers first (so even refusals carry them), then CORS,
+    the rate limit, the connection, and the access check (which reads tokens)."""
+    chain: list = [RequestContext()]
+    if settings.cors_origins:
+        chain.append(falcon.CORSMiddleware(
+            allow_origins=list(settings.cors_origins), expose_headers=CORS_EXPOSED_HEADERS,
+        ))
+    limiter = RateLimiter(settings)
+    if limiter.enabled:
+        chain.append(limiter)
+    chain.append(DatabaseMiddleware(db.database))
+    access = AccessControl(settings)
+    if access.enabled:
+        chain.append(access)
+    elif settings.env == "production":
+        log.warning("FALCON_IMG_API_KEYS is not set: anyone can upload, edit and delete (open mode).")
+    return chain
+
+
 def create_app(settings: Settings | Mapping | None = None) -> falcon.App:
     """A falcon.App for ``settings`` (a Settings, or a mapping of overrides on the defaults)."""
     settings = build_settings(settings)
     storage = open_services(settings)
 
-    app = falcon.App(middleware=[DatabaseMiddleware(db.database)])
+    app = falcon.App(middleware=middleware(settings))
     app.router_options.converters["id"] = IdConverter
     app.req_options.strip_url_path_trailing_slash = True
     handler = json_handler()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import hmac
 import secrets
 
 import peewee
@@ -30,19 +29,13 @@ def utcnow() -> datetime.datetime:
 
 
 def hash_token(token: str) -> str:
+    """What is stored of an edit token: tokens are random, so a plain digest is enough."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_edit_token() -> str:
     """A fresh credential for one resource: shown once, stored only as its hash."""
     return secrets.token_urlsafe(24)
-
-
-def token_matches(token: str, token_hash: str | None) -> bool:
-    """Constant-time check of a presented edit token against a stored hash."""
-    if not token_hash:
-        return False
-    return hmac.compare_digest(hash_token(token), token_hash)
 
 
 class BaseModel(peewee.Model):
@@ -74,7 +67,7 @@ class Image(BaseModel):
         Blob, column_name="sha256", object_id_name="blob_id", backref="images", on_delete="RESTRICT", index=True,
     )
     created_at = peewee.DateTimeField(default=utcnow)
-    edit_token_hash = peewee.CharField(max_length=64, null=True)
+    edit_token_hash = peewee.CharField(max_length=64, null=True, index=True)
 
 
 class Comment(BaseModel):
@@ -83,7 +76,7 @@ class Comment(BaseModel):
     text = peewee.TextField()
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
-    edit_token_hash = peewee.CharField(max_length=64, null=True)
+    edit_token_hash = peewee.CharField(max_length=64, null=True, index=True)
 
     class Meta:
         # Serves both "this image's comments in order" and "how many".

@@ -55,6 +55,9 @@ class CommentCollection:
 
 
 class CommentItem:
+    #: The route parameter naming what an edit token of this resource may change.
+    edit_token_target = "comment_id"
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, comment_id: int) -> None:
         resp.media = comment_schema.dump(_comment(comment_id))
 

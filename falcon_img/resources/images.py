@@ -61,6 +61,9 @@ class ImageCollection:
 
 
 class ImageItem:
+    #: The route parameter naming what an edit token of this resource may change.
+    edit_token_target = "image_id"
+
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.settings = settings
