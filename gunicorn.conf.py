@@ -40,6 +40,9 @@ logconfig_dict = {
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
     },
+    # Gunicorn merges this over its own defaults key by key; its default root logger
+    # names a handler that "handlers" above replaces, so the root is set here too.
+    "root": {"handlers": ["stdout"], "level": "WARNING"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
         "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},

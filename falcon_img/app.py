@@ -17,6 +17,8 @@ from .middleware import DatabaseMiddleware, RequestContext
 from .ratelimit import RateLimiter
 from .models import MAX_ID
 from .resources.comments import CommentCollection, CommentItem
+from .openapi import build_spec
+from .resources.docs import OpenAPIDocument
 from .resources.files import FileDownload
 from .resources.health import Health
 from .resources.images import ImageCollection, ImageItem
@@ -89,6 +91,20 @@ def middleware(settings: Settings) -> list:
     return chain
 
 
+def routes(storage: Storage, settings: Settings) -> list[tuple[str, object]]:
+    """Every route the app serves; the OpenAPI document is generated from this same table."""
+    table: list[tuple[str, object]] = [
+        (f"{API_PREFIX}/images", ImageCollection(storage, settings)),
+        (f"{API_PREFIX}/images/{{image_id:id}}", ImageItem(storage, settings)),
+        (f"{API_PREFIX}/images/{{image_id:id}}/comments", CommentCollection()),
+        (f"{API_PREFIX}/comments/{{comment_id:id}}", CommentItem()),
+        (f"{API_PREFIX}/file/{{file_name}}", FileDownload(storage, settings)),
+        ("/healthz", Health(db.database, storage)),
+    ]
+    table.append((f"{API_PREFIX}/openapi.json", OpenAPIDocument(lambda: build_spec(table, settings))))
+    return table
+
+
 def create_app(settings: Settings | Mapping | None = None) -> falcon.App:
     """A falcon.App for ``settings`` (a Settings, or a mapping of overrides on the defaults)."""
     settings = build_settings(settings)
@@ -104,11 +120,6 @@ def create_app(settings: Settings | Mapping | None = None) -> falcon.App:
     multipart.max_body_part_count = MAX_MULTIPART_PARTS
     errors.register(app)
 
-    images = ImageCollection(storage, settings)
-    app.add_route(f"{API_PREFIX}/images", images)
-    app.add_route(f"{API_PREFIX}/images/{{image_id:id}}", ImageItem(storage, settings))
-    app.add_route(f"{API_PREFIX}/images/{{image_id:id}}/comments", CommentCollection())
-    app.add_route(f"{API_PREFIX}/comments/{{comment_id:id}}", CommentItem())
-    app.add_route(f"{API_PREFIX}/file/{{file_name}}", FileDownload(storage, settings))
-    app.add_route("/healthz", Health(db.database, storage))
+    for template, resource in routes(storage, settings):
+        app.add_route(template, resource)
     return app

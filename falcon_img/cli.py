@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -111,6 +112,18 @@ def init_db(settings: Settings, import_dir: Path | None, drop: bool, yes: bool) 
         raise click.ClickException(f"the database is not answering: {exc}") from exc
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@cli.command("openapi")
+@click.pass_obj
+def openapi_command(settings: Settings) -> None:
+    """Print the OpenAPI 3.1 document of the API (JSON)."""
+    from .app import routes
+    from .openapi import build_spec
+
+    storage = open_services(settings)
+    table = routes(storage, settings)
+    click.echo(json.dumps(build_spec(table, settings), indent=2))
 
 
 def _redacted(url: str) -> str:

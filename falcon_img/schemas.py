@@ -11,8 +11,11 @@ from urllib.parse import quote
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates
 
 API_PREFIX = "/api/v1.0"
+URL_DOC = {"type": "string", "format": "uri-reference"}
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 LEGACY_TIME = "%Y-%m-%d %H:%M:%S"
+RFC3339_DOC = {"pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "example": "2018-01-01T00:00:00Z"}
+LEGACY_TIME_DOC = {"pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "example": "2018-01-01 00:00:00"}
 
 
 def image_url(image_id: int) -> str:
@@ -36,39 +39,52 @@ class ImageSchema(Schema):
     name = fields.String(dump_only=True)
     time = fields.DateTime(
         format=LEGACY_TIME, attribute="created_at", dump_only=True,
-        metadata={"deprecated": True, "description": "Creation time in the original app's format; use created_at."},
+        metadata={
+            "deprecated": True, "description": "Creation time in the original app's format; use created_at.",
+            **LEGACY_TIME_DOC,
+        },
     )
-    created_at = fields.DateTime(format=RFC3339, dump_only=True)
+    created_at = fields.DateTime(format=RFC3339, dump_only=True, metadata=RFC3339_DOC)
     content_type = fields.String(attribute="blob.content_type", dump_only=True)
     size = fields.Integer(attribute="blob.size", dump_only=True)
     width = fields.Integer(attribute="blob.width", dump_only=True)
     height = fields.Integer(attribute="blob.height", dump_only=True)
     sha256 = fields.String(attribute="blob_id", dump_only=True)
     comments_count = fields.Integer(dump_only=True, dump_default=0)
-    image_url = fields.Function(lambda image: image_url(image.id), dump_only=True)
-    file_url = fields.Function(lambda image: file_url(image.name), dump_only=True)
-    comm_url = fields.Function(lambda image: image_comments_url(image.id), dump_only=True)
+    image_url = fields.Function(lambda image: image_url(image.id), dump_only=True, metadata=URL_DOC)
+    file_url = fields.Function(lambda image: file_url(image.name), dump_only=True, metadata=URL_DOC)
+    comm_url = fields.Function(lambda image: image_comments_url(image.id), dump_only=True, metadata=URL_DOC)
 
 
 class CommentSchema(Schema):
-    """A comment as sent (``dump``) and the body of a POST or PUT (``load``)."""
-
-    class Meta:
-        unknown = EXCLUDE
+    """A comment as the API sends it."""
 
     id = fields.Integer(dump_only=True)
     image_id = fields.Integer(dump_only=True)
-    text = fields.String(required=True, validate=validate.Length(
-        min=1, max=10_000, error="Text must be between 1 and 10,000 characters long (after trimming spaces).",
-    ))
+    text = fields.String(dump_only=True)
     comm = fields.String(
         attribute="text", dump_only=True,
         metadata={"deprecated": True, "description": "The original app's key for the text; use text."},
     )
-    created_at = fields.DateTime(format=RFC3339, dump_only=True)
-    updated_at = fields.DateTime(format=RFC3339, dump_only=True)
-    comm_url = fields.Function(lambda comment: comment_url(comment.id), dump_only=True)
-    img_url = fields.Function(lambda comment: image_url(comment.image_id), dump_only=True)
+    created_at = fields.DateTime(format=RFC3339, dump_only=True, metadata=RFC3339_DOC)
+    updated_at = fields.DateTime(format=RFC3339, dump_only=True, metadata=RFC3339_DOC)
+    comm_url = fields.Function(lambda comment: comment_url(comment.id), dump_only=True, metadata=URL_DOC)
+    img_url = fields.Function(lambda comment: image_url(comment.image_id), dump_only=True, metadata=URL_DOC)
+
+
+class CommentBodySchema(Schema):
+    """The body of a comment POST or PUT: JSON, or a form with a ``text`` field."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    text = fields.String(
+        required=True,
+        validate=validate.Length(
+            min=1, max=10_000, error="Text must be between 1 and 10,000 characters long (after trimming spaces).",
+        ),
+        metadata={"description": "The comment; surrounding whitespace is trimmed. No NUL characters."},
+    )
 
     @pre_load
     def accept_legacy_key_and_trim(self, data, **kwargs):
@@ -112,12 +128,48 @@ class CommentListSchema(Schema):
 
 
 class ErrorSchema(Schema):
-    message = fields.String(required=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    message = fields.String(required=True, metadata={"description": "What went wrong, for a person."})
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()),
+        metadata={"description": "Field validation errors: field name to messages."},
+    )
+
+
+# Documentation-only shapes of write responses (the resources add these keys to a dump).
+
+class ImageCreatedSchema(ImageSchema):
+    edit_token = fields.String(metadata={"description": "Lets its holder delete this image. Shown only once."})
+    message = fields.String(metadata={"example": "Image added to collection"})
+
+
+class CommentCreatedSchema(CommentSchema):
+    edit_token = fields.String(metadata={"description": "Lets its holder edit or delete this comment. Shown only once."})
+    message = fields.String(metadata={"example": "Comment append"})
+
+
+class CommentChangedSchema(CommentSchema):
+    message = fields.String(metadata={"example": "Comment change"})
+
+
+class DeletedSchema(Schema):
+    message = fields.String(metadata={"example": "Image deleted"})
+    id = fields.Integer()
+
+
+class ConflictSchema(ErrorSchema):
+    image_url = fields.String(metadata={"description": "The existing image with this name."})
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    database = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    storage = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    message = fields.String()
 
 
 image_schema = ImageSchema()
 images_schema = ImageSchema(many=True)
 comment_schema = CommentSchema()
+comment_body_schema = CommentBodySchema()
 comments_schema = CommentSchema(many=True)
 page_query_schema = PageQuerySchema()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import falcon
 
 MEDIA_FORM = "application/x-www-form-urlencoded"
@@ -31,7 +33,9 @@ def read_text_fields(req: falcon.Request, names: tuple[str, ...]) -> dict:
     """The body of a JSON, URL-encoded or multipart request as a dict; 415 for anything else."""
     require_length(req, MAX_COMMENT_BODY_BYTES)
     kind = media_type(req)
-    if kind in (falcon.MEDIA_JSON, MEDIA_FORM):
+    if kind == MEDIA_FORM:
+        return read_form(req)
+    if kind == falcon.MEDIA_JSON:
         data = req.get_media()
         if not isinstance(data, dict):
             raise falcon.HTTPBadRequest(description='The body must be a JSON object such as {"text": "..."}.')
@@ -45,6 +49,22 @@ def read_text_fields(req: falcon.Request, names: tuple[str, ...]) -> dict:
     raise falcon.HTTPUnsupportedMediaType(
         description='Send the body as JSON ({"text": "..."}) or as a form with a `text` field.',
     )
+
+
+def read_form(req: falcon.Request) -> dict:
+    """A URL-encoded form as a dict (a repeated field becomes a list), strictly UTF-8.
+
+    Falcon's own form handler turns bytes that are not UTF-8 (``text=%FF``) into
+    U+FFFD, which would store text the client never sent: here they are a 400.
+    """
+    try:
+        pairs = parse_qsl(req.bounded_stream.read().decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise falcon.HTTPBadRequest(description="The form body is not valid UTF-8.") from exc
+    values: dict[str, list[str]] = {}
+    for name, value in pairs:
+        values.setdefault(name, []).append(value)
+    return {name: found[0] if len(found) == 1 else found for name, found in values.items()}
 
 
 def read_part_text(part, max_bytes: int = MAX_COMMENT_BODY_BYTES) -> str:

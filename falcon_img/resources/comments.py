@@ -8,7 +8,7 @@ import peewee
 from .. import models
 from ..db import write_transaction
 from ..models import Comment, Image
-from ..schemas import comment_schema, comment_url, comments_schema, image_url
+from ..schemas import comment_body_schema, comment_schema, comment_url, comments_schema, image_url
 from .bodies import read_text_fields
 from .paging import next_link, page_request
 
@@ -29,6 +29,23 @@ def _comment(comment_id: int) -> Comment:
 
 class CommentCollection:
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
+        """List an image's comments, oldest first, one keyset page at a time.
+        ---
+        tags: [comments]
+        parameters:
+          - limit
+          - after
+        responses:
+          200:
+            description: A page of comments.
+            headers:
+              Link: {$ref: '#/components/headers/Link'}
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/CommentList'}
+          400: {$ref: '#/components/responses/BadRequest'}
+          404: {$ref: '#/components/responses/NotFound'}
+        """
         page = page_request(req)
         _require_image(image_id)
         comments, more = models.comment_page(image_id, page.after, page.limit)
@@ -39,8 +56,28 @@ class CommentCollection:
         }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
+        """Add a comment to an image.
+        ---
+        tags: [comments]
+        security: [{}, {bearer: []}]
+        requestBody: CommentBody
+        responses:
+          201:
+            description: The comment was added. `edit_token` is shown only here.
+            headers:
+              Location: {$ref: '#/components/headers/Location'}
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/CommentCreated'}
+          400: {$ref: '#/components/responses/BadRequest'}
+          401: {$ref: '#/components/responses/Unauthorized'}
+          404: {$ref: '#/components/responses/NotFound'}
+          411: {$ref: '#/components/responses/LengthRequired'}
+          413: {$ref: '#/components/responses/TooLarge'}
+          415: {$ref: '#/components/responses/UnsupportedMediaType'}
+        """
         _require_image(image_id)
-        loaded = comment_schema.load(read_text_fields(req, TEXT_FIELDS))
+        loaded = comment_body_schema.load(read_text_fields(req, TEXT_FIELDS))
         edit_token = models.new_edit_token()
         try:
             comment = Comment.create(
@@ -59,10 +96,40 @@ class CommentItem:
     edit_token_target = "comment_id"
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, comment_id: int) -> None:
+        """One comment.
+        ---
+        tags: [comments]
+        responses:
+          200:
+            description: The comment.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Comment'}
+          404: {$ref: '#/components/responses/NotFound'}
+        """
         resp.media = comment_schema.dump(_comment(comment_id))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, comment_id: int) -> None:
-        loaded = comment_schema.load(read_text_fields(req, TEXT_FIELDS))
+        """Replace a comment's text.
+        ---
+        tags: [comments]
+        security: [{}, {bearer: []}]
+        requestBody: CommentBody
+        responses:
+          200:
+            description: The updated comment.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/CommentChanged'}
+          400: {$ref: '#/components/responses/BadRequest'}
+          401: {$ref: '#/components/responses/Unauthorized'}
+          403: {$ref: '#/components/responses/Forbidden'}
+          404: {$ref: '#/components/responses/NotFound'}
+          411: {$ref: '#/components/responses/LengthRequired'}
+          413: {$ref: '#/components/responses/TooLarge'}
+          415: {$ref: '#/components/responses/UnsupportedMediaType'}
+        """
+        loaded = comment_body_schema.load(read_text_fields(req, TEXT_FIELDS))
         with write_transaction():
             comment = _comment(comment_id)
             comment.text = loaded["text"]
@@ -71,6 +138,20 @@ class CommentItem:
         resp.media = {**comment_schema.dump(comment), "message": "Comment change"}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, comment_id: int) -> None:
+        """Delete a comment.
+        ---
+        tags: [comments]
+        security: [{}, {bearer: []}]
+        responses:
+          200:
+            description: Deleted.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Deleted'}
+          401: {$ref: '#/components/responses/Unauthorized'}
+          403: {$ref: '#/components/responses/Forbidden'}
+          404: {$ref: '#/components/responses/NotFound'}
+        """
         deleted = Comment.delete().where(Comment.id == comment_id).execute()
         if not deleted:
             raise falcon.HTTPNotFound(description=f"There is no comment {comment_id}.")

@@ -34,11 +34,12 @@ def requested_range(header: str | None, size: int):
             return UNSATISFIABLE
         return (max(0, size - suffix), size - 1)
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         return None
+    # Checked before defaulting `end`: "bytes=<past the end>-" is unsatisfiable, not malformed.
     if start >= size:
         return UNSATISFIABLE
+    end = int(last) if last else size - 1
     return (start, min(end, size - 1))
 
 
@@ -52,9 +53,43 @@ class FileDownload:
         self.settings = settings
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_name: str) -> None:
+        """Download an image's bytes, or a sized variant of them.
+        ---
+        tags: [files]
+        parameters:
+          - w
+          - format
+          - download
+          - {in: header, name: Range, schema: {type: string}, description: 'One byte range, e.g. `bytes=0-1023`.'}
+          - {in: header, name: If-None-Match, schema: {type: string}, description: 'An ETag this client holds.'}
+        responses:
+          200: {$ref: '#/components/responses/File'}
+          206: {$ref: '#/components/responses/PartialFile'}
+          304: {$ref: '#/components/responses/NotModified'}
+          400: {$ref: '#/components/responses/BadRequest'}
+          404: {$ref: '#/components/responses/NotFound'}
+          416: {$ref: '#/components/responses/RangeNotSatisfiable'}
+        """
         self._answer(req, resp, file_name, send_body=True)
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, file_name: str) -> None:
+        """The headers a GET of the same file would send, without the body.
+        ---
+        tags: [files]
+        parameters:
+          - w
+          - format
+          - download
+          - {in: header, name: Range, schema: {type: string}}
+          - {in: header, name: If-None-Match, schema: {type: string}}
+        responses:
+          200: {description: The file's headers.}
+          206: {description: The range's headers.}
+          304: {description: Not modified.}
+          400: {description: Bad width or format.}
+          404: {description: No image with this file name.}
+          416: {description: Range not satisfiable.}
+        """
         self._answer(req, resp, file_name, send_body=False)
 
     def _answer(self, req: falcon.Request, resp: falcon.Response, file_name: str, send_body: bool) -> None:

@@ -22,6 +22,21 @@ class Health:
         self.storage = storage
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Whether the database and the storage answer.
+        ---
+        tags: [service]
+        responses:
+          200:
+            description: Both answer.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Health'}
+          503:
+            description: One of them does not.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Health'}
+        """
         checks = {"database": self._check_database(), "storage": self._check_storage()}
         healthy = all(state == "ok" for state in checks.values())
         resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503

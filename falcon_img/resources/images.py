@@ -25,6 +25,22 @@ class ImageCollection:
         self.settings = settings
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """List images, oldest first, one keyset page at a time.
+        ---
+        tags: [images]
+        parameters:
+          - limit
+          - after
+        responses:
+          200:
+            description: A page of images; `next` (and the `Link` header) point at the following page.
+            headers:
+              Link: {$ref: '#/components/headers/Link'}
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/ImageList'}
+          400: {$ref: '#/components/responses/BadRequest'}
+        """
         page = page_request(req)
         images, more = models.image_page(page.after, page.limit)
         resp.media = {
@@ -33,6 +49,44 @@ class ImageCollection:
         }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Upload an image (multipart/form-data, field `file`; optional `name`).
+        ---
+        tags: [images]
+        security: [{}, {bearer: []}]
+        requestBody:
+          required: true
+          content:
+            multipart/form-data:
+              schema:
+                type: object
+                required: [file]
+                properties:
+                  file:
+                    type: string
+                    format: binary
+                    description: The image (JPEG, PNG, GIF or WebP, decided from its bytes).
+                  name:
+                    type: string
+                    description: The image's name; defaults to the uploaded file's name, made safe.
+        responses:
+          201:
+            description: The image was stored. `edit_token` is shown only here.
+            headers:
+              Location: {$ref: '#/components/headers/Location'}
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/ImageCreated'}
+          400: {$ref: '#/components/responses/BadRequest'}
+          401: {$ref: '#/components/responses/Unauthorized'}
+          409:
+            description: An image with this name exists; `image_url` points at it.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Conflict'}
+          411: {$ref: '#/components/responses/LengthRequired'}
+          413: {$ref: '#/components/responses/TooLarge'}
+          415: {$ref: '#/components/responses/UnsupportedMediaType'}
+        """
         if media_type(req) != falcon.MEDIA_MULTIPART:
             raise falcon.HTTPUnsupportedMediaType(
                 description="Upload the image as multipart/form-data with the file in a field named `file`.",
@@ -69,9 +123,34 @@ class ImageItem:
         self.settings = settings
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
+        """One image's metadata.
+        ---
+        tags: [images]
+        responses:
+          200:
+            description: The image.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Image'}
+          404: {$ref: '#/components/responses/NotFound'}
+        """
         resp.media = image_schema.dump(models.image_by_id(image_id))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
+        """Delete the image, its comments, its variants and (when unshared) its file.
+        ---
+        tags: [images]
+        security: [{}, {bearer: []}]
+        responses:
+          200:
+            description: Deleted.
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Deleted'}
+          401: {$ref: '#/components/responses/Unauthorized'}
+          403: {$ref: '#/components/responses/Forbidden'}
+          404: {$ref: '#/components/responses/NotFound'}
+        """
         if not remove_image(image_id, storage=self.storage):
             raise falcon.HTTPNotFound(description=f"There is no image {image_id}.")
         resp.media = {"message": "Image deleted", "id": image_id}
