@@ -193,4 +193,9 @@ def open_storage(url: str, settings: typing.Any = None) -> Storage:
         return LocalStorage(Path(unquote(parts.netloc + parts.path)))
     if parts.scheme == "":
         return LocalStorage(Path(url))
-    raise StorageURLError(f"unsupported storage URL scheme {parts.scheme!r}: use file://")
+    if parts.scheme == "s3":
+        # Imported here: boto3 is needed only by deployments that use S3.
+        from .s3storage import S3Storage
+
+        return S3Storage.from_url(url, endpoint_url=getattr(settings, "s3_endpoint_url", "") or None)
+    raise StorageURLError(f"unsupported storage URL scheme {parts.scheme!r}: use file:// or s3://")
