@@ -15,6 +15,7 @@ import click
 from . import __version__, db, models
 from .app import open_services
 from .ingest import IngestError, NameTaken, ingest_image, safe_name
+from .migrations import SchemaError, upgrade_schema
 from .models import Image
 from .settings import Settings, SettingsError
 from .storage import Storage, StorageError
@@ -94,8 +95,9 @@ def init_db(settings: Settings, import_dir: Path | None, drop: bool, yes: bool) 
         with db.connection():
             if drop:
                 models.drop_tables()
-            models.create_tables()
-            click.echo(f"Database ready: {_redacted(settings.resolved_database_url)}")
+            before, after = upgrade_schema()
+            change = f"upgraded from schema {before} to {after}" if before not in (None, after) else f"schema {after}"
+            click.echo(f"Database ready ({change}): {_redacted(settings.resolved_database_url)}")
             if import_dir is None and settings.import_dir.is_dir():
                 import_dir = settings.import_dir
             if import_dir is None:
@@ -110,7 +112,7 @@ def init_db(settings: Settings, import_dir: Path | None, drop: bool, yes: bool) 
             click.echo(summary.line())
     except db.UNAVAILABLE_ERRORS as exc:
         raise click.ClickException(f"the database is not answering: {exc}") from exc
-    except StorageError as exc:
+    except (StorageError, SchemaError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

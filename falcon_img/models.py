@@ -17,7 +17,7 @@ import peewee
 from .db import database
 
 #: The schema this code reads and writes; ``init-db`` migrates older ones forward.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The largest id any backend can store (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
