@@ -49,3 +49,16 @@ logconfig_dict = {
         "falcon_img": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
     },
 }
+
+
+def on_starting(server):
+    """Before any worker starts: remove temporary files that killed uploads left behind."""
+    from falcon_img.consistency import sweep_at_start
+
+    try:
+        removed = sweep_at_start(os.environ)
+    except Exception as exc:  # a sweep must never keep the service from starting
+        server.log.warning("could not sweep temporary files: %s", exc)
+        return
+    if removed:
+        server.log.info("removed %d stale temporary file(s) of interrupted uploads", removed)

@@ -14,6 +14,8 @@ import click
 
 from . import __version__, db, models
 from .app import open_services
+from .consistency import inspect_collection
+from .consistency import repair as repair_collection
 from .ingest import IngestError, NameTaken, ingest_image, safe_name
 from .migrations import SchemaError, upgrade_schema
 from .models import Image
@@ -114,6 +116,42 @@ def init_db(settings: Settings, import_dir: Path | None, drop: bool, yes: bool) 
         raise click.ClickException(f"the database is not answering: {exc}") from exc
     except (StorageError, SchemaError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@cli.command("check")
+@click.option("--repair", is_flag=True, help="Remove orphan files and rows, stale variants and temporary files.")
+@click.option("--no-verify", is_flag=True, help="Skip re-hashing every stored file (much faster).")
+@click.option("--temp-age", type=click.FloatRange(min=0), default=3600, show_default=True,
+              help="Temporary files older than this many seconds count as left by a killed upload.")
+@click.pass_obj
+def check_command(settings: Settings, repair: bool, no_verify: bool, temp_age: float) -> None:
+    """Check that the database and the storage agree; exit 1 while problems remain."""
+    storage = open_services(settings)
+    try:
+        with db.connection():
+            with click.progressbar(length=0, label="Verifying stored files", file=sys.stderr) as bar:
+                def progress(items):
+                    items = list(items)
+                    bar.length = len(items)
+                    for item in items:
+                        yield item
+                        bar.update(1)
+
+                found = inspect_collection(storage, settings, verify=not no_verify, temp_age=temp_age,
+                                           progress=progress)
+            for line in found.lines():
+                click.echo(line)
+            repaired = repair_collection(found, storage) if repair else 0
+    except db.UNAVAILABLE_ERRORS as exc:
+        raise click.ClickException(f"the database is not answering: {exc}") from exc
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    remaining = found.unrepairable + (found.repairable - repaired)
+    click.echo(
+        f"Checked: {found.unrepairable + found.repairable} problem(s) found, {repaired} repaired, {remaining} remaining."
+    )
+    if remaining:
+        sys.exit(1)
 
 
 @cli.command("openapi")

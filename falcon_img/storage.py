@@ -55,6 +55,9 @@ class Storage(typing.Protocol):
     def check(self) -> None:
         """Raise StorageError unless the store can be read and written."""
 
+    def stale_temp_files(self, older_than: float = 3600) -> list[Path]:
+        """Temporary files older than ``older_than`` seconds that a killed writer left."""
+
 
 class LocalStorage:
     """Blobs in a folder, sharded as ``ab/cd/abcd…``; temp files in ``.tmp``."""
@@ -131,7 +134,7 @@ class LocalStorage:
         if not self.temp_dir.is_dir():
             return []
         cutoff = time.time() - older_than
-        return [p for p in self.temp_dir.iterdir() if p.stat().st_mtime < cutoff]
+        return [p for p in self.temp_dir.iterdir() if p.stat().st_mtime <= cutoff]
 
     def check(self) -> None:
         try:
