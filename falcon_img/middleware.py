@@ -61,8 +61,11 @@ class DatabaseMiddleware:
         if not req_succeeded and resp.status_code == 503:
             # The failure may have left the connection unusable: drop it
             # instead of returning it to the pool for the next request.
+            # Its idle siblings likely died with it (a database restart): drop
+            # them too, so the next requests connect afresh instead of failing.
             try:
                 self.database.manual_close()
+                self.database.close_idle()
                 return
             except Exception:
                 pass
