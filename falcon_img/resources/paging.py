@@ -32,6 +32,6 @@ def next_link(resp: falcon.Response, path: str, page: PageRequest, items: list, 
     """The URL of the following page (also sent as a ``Link`` header), or None."""
     if not more or not items:
         return None
-    url = f"{path}?{urlencode({'limit': page.limit, 'after': items[-1].id})}"
+    url = f"{path}?{urlencode({'limit': page.limit, 'after': items[-1]['id']})}"
     resp.append_link(url, "next")
     return url
