@@ -152,8 +152,7 @@ _COMMENT_COLUMNS = (
 _TIME_KEYS = ("created_at", "updated_at")
 
 
-def _rows(query) -> list[dict]:
-    cursor = database.execute(query)
+def _rows_of(cursor) -> list[dict]:
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, values)) for values in cursor.fetchall()]
     for row in rows:
@@ -164,13 +163,59 @@ def _rows(query) -> list[dict]:
     return rows
 
 
+class PreparedRows:
+    """A read query whose SQL is generated once per kind of database, then reused.
+
+    Peewee builds the SQL text anew for every execution, which costs more than
+    running the query on a warm connection. ``build`` is called once with
+    placeholder numbers; the SQL it produces is kept, and later calls only
+    swap the real arguments into the parameter list.
+    """
+
+    _PLACEHOLDER_BASE = 7_000_000_000_000_000_001
+
+    def __init__(self, build) -> None:
+        self._build = build
+        self._compiled: dict[type, tuple[str, list[tuple[int | None, object]]]] = {}
+
+    def __call__(self, *args: int | str) -> list[dict]:
+        compiled = self._compiled.get(type(database.obj))
+        if compiled is None:
+            compiled = self._compiled[type(database.obj)] = self._compile(len(args))
+        sql, slots = compiled
+        params = [args[index] if index is not None else constant for index, constant in slots]
+        return _rows_of(database.execute_sql(sql, params))
+
+    def _compile(self, arity: int):
+        placeholders = [self._PLACEHOLDER_BASE + i for i in range(arity)]
+        sql, params = self._build(*placeholders).sql()
+        # A text column turns its placeholder into a string: match either form.
+        spelled = {value: index for index, number in enumerate(placeholders) for value in (number, str(number))}
+        slots = [(spelled.get(p), p) for p in params]
+        if sorted(index for index, _ in slots if index is not None) != list(range(arity)):
+            raise ValueError("each argument of a prepared query must appear exactly once")
+        return sql, slots
+
+
 def _image_rows():
     return Image.select(*_IMAGE_COLUMNS, _comments_count().alias("comments_count")).join(Blob)
 
 
+_image_row_query = PreparedRows(lambda image_id: _image_rows().where(Image.id == image_id))
+_image_page_query = PreparedRows(
+    lambda after, count: _image_rows().where(Image.id > after).order_by(Image.id).limit(count)
+)
+_comment_page_query = PreparedRows(
+    lambda image_id, after, count: Comment.select(*_COMMENT_COLUMNS)
+    .where((Comment.image == image_id) & (Comment.id > after))
+    .order_by(Comment.id)
+    .limit(count)
+)
+
+
 def image_row(image_id: int) -> dict:
     """One image as the API shows it (with its comment count); raises Image.DoesNotExist."""
-    rows = _rows(_image_rows().where(Image.id == image_id))
+    rows = _image_row_query(image_id)
     if not rows:
         raise Image.DoesNotExist(f"no image {image_id}")
     return rows[0]
@@ -178,7 +223,7 @@ def image_row(image_id: int) -> dict:
 
 def image_page(after: int, limit: int) -> tuple[list[dict], bool]:
     """Up to ``limit`` image rows with id > ``after`` (one query), and whether more follow."""
-    rows = _rows(_image_rows().where(Image.id > after).order_by(Image.id).limit(limit + 1))
+    rows = _image_page_query(after, limit + 1)
     return rows[:limit], len(rows) > limit
 
 
@@ -190,13 +235,24 @@ def comment_row(comment: Comment) -> dict:
 
 
 def comment_page(image_id: int, after: int, limit: int) -> tuple[list[dict], bool]:
-    rows = _rows(
-        Comment.select(*_COMMENT_COLUMNS)
-        .where((Comment.image == image_id) & (Comment.id > after))
-        .order_by(Comment.id)
-        .limit(limit + 1)
-    )
+    rows = _comment_page_query(image_id, after, limit + 1)
     return rows[:limit], len(rows) > limit
+
+
+_file_row_query = PreparedRows(
+    lambda name: Image.select(*_IMAGE_COLUMNS).join(Blob).where(Image.name == name)
+)
+_image_exists_query = PreparedRows(lambda image_id: Image.select(Image.id).where(Image.id == image_id))
+
+
+def file_row(name: str) -> dict | None:
+    """The image named ``name`` with its blob's facts (what a download needs), or None."""
+    rows = _file_row_query(name)
+    return rows[0] if rows else None
+
+
+def image_exists(image_id: int) -> bool:
+    return bool(_image_exists_query(image_id))
 
 
 def image_with_blob(image_id: int) -> Image:

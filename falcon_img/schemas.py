@@ -8,6 +8,7 @@ are compiled from them) and never build representations by hand.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ def comment_url(comment_id: int) -> str:
     return f"{API_PREFIX}/comments/{comment_id}"
 
 
+@functools.lru_cache(maxsize=8192)
 def file_url(name: str) -> str:
     return f"{API_PREFIX}/file/{quote(name, safe='')}"
 
@@ -212,8 +214,17 @@ def compile_dump(schema: Schema) -> Callable[[Mapping], dict]:
 
 
 def _time_formatter(fmt: str) -> Callable[[datetime.datetime | None], str | None]:
+    """``value.strftime(fmt)``, or the same text from isoformat() where that is
+    exact and several times cheaper (both formats the API uses)."""
+    separator = {RFC3339: "T", LEGACY_TIME: " "}.get(fmt)
+    suffix = "Z" if fmt == RFC3339 else ""
+
     def format_time(value: datetime.datetime | None) -> str | None:
-        return None if value is None else value.strftime(fmt)
+        if value is None:
+            return None
+        if separator is not None:
+            return value.isoformat(separator, "seconds") + suffix
+        return value.strftime(fmt)
 
     return format_time
 

@@ -7,7 +7,7 @@ import peewee
 
 from .. import models
 from ..db import write_transaction
-from ..models import Comment, Image
+from ..models import Comment
 from ..schemas import comment_body_schema, comment_url, dump_comment, image_url
 from .bodies import read_text_fields
 from .paging import next_link, page_request
@@ -16,7 +16,7 @@ TEXT_FIELDS = ("text", "comm")
 
 
 def _require_image(image_id: int) -> None:
-    if not Image.select(Image.id).where(Image.id == image_id).exists():
+    if not models.image_exists(image_id):
         raise falcon.HTTPNotFound(description=f"There is no image {image_id}.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import falcon
 
@@ -41,6 +42,19 @@ def requested_range(header: str | None, size: int):
         return UNSATISFIABLE
     end = int(last) if last else size - 1
     return (start, min(end, size - 1))
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """``inline`` or ``attachment`` naming ``name``, which no stored name can break out of.
+
+    Falcon writes an ASCII name into ``filename="..."`` unescaped, so a name
+    holding a ``"`` could add parameters of its own (``filename*=...html``).
+    A name a plain quoted-string cannot carry goes out as RFC 8187
+    ``filename*``, with a sanitised ASCII ``filename`` for old clients.
+    """
+    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+        return f'{kind}; filename="{name}"'
+    return f"{kind}; filename={falcon.secure_filename(name)}; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _etag_matches(candidates, etag: str) -> bool:
@@ -94,33 +108,33 @@ class FileDownload:
 
     def _answer(self, req: falcon.Request, resp: falcon.Response, file_name: str, send_body: bool) -> None:
         spec = self._variant_spec(req)
-        try:
-            image = models.image_by_name(file_name)
-        except models.Image.DoesNotExist:
-            raise falcon.HTTPNotFound(description="There is no image with this file name.") from None
-        blob = image.blob
-        if spec is not None and spec.width < blob.width:
-            served = self._variant(req, resp, image, blob, spec)
+        # No stored name holds a NUL (uploads drop control characters), and PostgreSQL refuses one in a query.
+        image = models.file_row(file_name) if "\x00" not in file_name else None
+        if image is None:
+            raise falcon.HTTPNotFound(description="There is no image with this file name.")
+        if spec is not None and spec.width < image["width"]:
+            served = self._variant(req, resp, image, spec)
             if served is None:
                 return
             key, size, etag = served
         else:
-            key, size, etag = blob.sha256, blob.size, blob.sha256
-            self._describe(req, resp, image.name, blob.content_type, etag, image.created_at)
-            if self._not_modified(req, resp, etag, image.created_at):
+            key, size, etag = image["sha256"], image["size"], image["sha256"]
+            self._describe(req, resp, image["name"], image["content_type"], etag, image["created_at"])
+            if self._not_modified(req, resp, etag, image["created_at"]):
                 return
         self._send(req, resp, key, size, etag, send_body)
 
-    def _variant(self, req, resp, image, blob, spec: VariantSpec):
+    def _variant(self, req, resp, image: dict, spec: VariantSpec):
         """Describe (and make, the first time) a variant: ``(key, size, etag)``, or None after a 304."""
-        label = spec.label(blob.content_type)
-        etag = f"{blob.sha256}-{label}"
-        name = image.name.rsplit(".", 1)[0] + "." + label.rsplit(".", 1)[1]
-        content_type = spec.output(blob.content_type)[2]
-        self._describe(req, resp, name, content_type, etag, image.created_at)
+        label = spec.label(image["content_type"])
+        etag = f"{image['sha256']}-{label}"
+        name = image["name"].rsplit(".", 1)[0] + "." + label.rsplit(".", 1)[1]
+        content_type = spec.output(image["content_type"])[2]
+        self._describe(req, resp, name, content_type, etag, image["created_at"])
         # The ETag is known without the variant: a revalidation costs no rendering.
-        if self._not_modified(req, resp, etag, image.created_at):
+        if self._not_modified(req, resp, etag, image["created_at"]):
             return None
+        blob = models.Blob(sha256=image["sha256"], content_type=image["content_type"])
         try:
             variant = variant_for(blob, spec, storage=self.storage, settings=self.settings)
         except VariantUnavailable as exc:
@@ -184,17 +198,19 @@ class FileDownload:
         resp.cache_control = [f"public, max-age={self.settings.file_cache_seconds}"]
         resp.accept_ranges = "bytes"
         resp.set_header("X-Content-Type-Options", "nosniff")
-        if req.get_param_as_bool("download", default=False, blank_as_true=True):
-            resp.downloadable_as = name
-        else:
-            resp.viewable_as = name
+        kind = "attachment" if req.get_param_as_bool("download", default=False, blank_as_true=True) else "inline"
+        resp.set_header("Content-Disposition", content_disposition(kind, name))
 
     @staticmethod
     def _not_modified(req: falcon.Request, resp: falcon.Response, etag: str, modified) -> bool:
         if req.get_header("If-None-Match") is not None:
             matched = _etag_matches(req.if_none_match, etag)
         else:
-            since = req.if_modified_since
+            try:
+                since = req.if_modified_since
+            except falcon.HTTPInvalidHeader:
+                # RFC 9110, 13.1.3: a date that does not parse is ignored, not an error.
+                since = None
             matched = since is not None and modified.replace(microsecond=0) <= since
         if matched:
             resp.status = falcon.HTTP_304
