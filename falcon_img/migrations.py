@@ -10,6 +10,7 @@ released: a new schema change is a new step.
 Versions:
   1. blob, image, comment, schema_version.
   2. variant (sized variants); indexes on edit_token_hash (edit-token lookups).
+  3. SQLite only: image and comment ids are AUTOINCREMENT, never reused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
-from .db import database, write_transaction
+from .db import database, is_sqlite, write_transaction
 from .models import SCHEMA_VERSION, SchemaVersion, create_tables
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,38 @@ def _v2_variants_and_token_indexes(migrator: SchemaMigrator) -> None:
     )
 
 
+def _v3_ids_never_reused(migrator: SchemaMigrator) -> None:
+    """Rebuild SQLite's image and comment tables with AUTOINCREMENT ids (SQLite
+    cannot alter a column in place); PostgreSQL's sequences never reused ids."""
+    if not is_sqlite():
+        return
+    for table in ("image", "comment"):
+        (create_sql,) = database.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        index_sqls = [
+            sql for (sql,) in database.execute_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+            )
+        ]
+        primary_key = '"id" INTEGER NOT NULL PRIMARY KEY'
+        if primary_key not in create_sql or "AUTOINCREMENT" in create_sql:
+            raise SchemaError(f"unexpected definition of table {table}: {create_sql}")
+        rebuilt = create_sql.replace(primary_key, primary_key + " AUTOINCREMENT", 1).replace(
+            f'CREATE TABLE "{table}"', f'CREATE TABLE "{table}_rebuilt"', 1
+        )
+        database.execute_sql(rebuilt)
+        database.execute_sql(f'INSERT INTO "{table}_rebuilt" SELECT * FROM "{table}"')
+        database.execute_sql(f'DROP TABLE "{table}"')
+        database.execute_sql(f'ALTER TABLE "{table}_rebuilt" RENAME TO "{table}"')
+        for sql in index_sqls:
+            database.execute_sql(sql)
+
+
 #: The step that brings a database to each version from the one before.
 STEPS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _v2_variants_and_token_indexes,
+    3: _v3_ids_never_reused,
 }
 
 
@@ -74,6 +104,22 @@ def schema_version() -> int | None:
 
 def upgrade_schema() -> tuple[int | None, int]:
     """Create or upgrade the schema to SCHEMA_VERSION; ``(version before, version after)``."""
+    if not is_sqlite():
+        return _upgrade()
+    # Rebuilding a table must not cascade into the rows that reference it.
+    # SQLite ignores this pragma inside a transaction, so it is set around it.
+    database.pragma("foreign_keys", 0)
+    try:
+        result = _upgrade()
+        broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise SchemaError(f"the upgrade left {len(broken)} rows with broken references")
+        return result
+    finally:
+        database.pragma("foreign_keys", 1)
+
+
+def _upgrade() -> tuple[int | None, int]:
     with write_transaction():
         before = schema_version()
         if before is None:

@@ -17,7 +17,7 @@ import peewee
 from .db import database
 
 #: The schema this code reads and writes; ``init-db`` migrates older ones forward.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The largest id any backend can store (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -36,6 +36,21 @@ def hash_token(token: str) -> str:
 def new_edit_token() -> str:
     """A fresh credential for one resource: shown once, stored only as its hash."""
     return secrets.token_urlsafe(24)
+
+
+class IdField(peewee.BigAutoField):
+    """A 64-bit id that is never given out twice.
+
+    PostgreSQL sequences never reuse a number; SQLite's rowid does (the id of a
+    deleted newest row comes back), so there the column is AUTOINCREMENT: an old
+    link or cached id never names a different image or comment.
+    """
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(database.obj, peewee.SqliteDatabase):
+            return peewee.NodeList((node, peewee.SQL("AUTOINCREMENT")))
+        return node
 
 
 class BaseModel(peewee.Model):
@@ -61,7 +76,7 @@ class Blob(BaseModel):
 
 
 class Image(BaseModel):
-    id = peewee.BigAutoField()
+    id = IdField()
     name = peewee.CharField(max_length=255, unique=True)
     blob = peewee.ForeignKeyField(
         Blob, column_name="sha256", object_id_name="blob_id", backref="images", on_delete="RESTRICT", index=True,
@@ -71,7 +86,7 @@ class Image(BaseModel):
 
 
 class Comment(BaseModel):
-    id = peewee.BigAutoField()
+    id = IdField()
     image = peewee.ForeignKeyField(Image, backref="comments", on_delete="CASCADE", index=False)
     text = peewee.TextField()
     created_at = peewee.DateTimeField(default=utcnow)

@@ -114,12 +114,15 @@ class CommentBodySchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    """``limit`` and ``after`` of a collection request."""
+    """``limit`` and ``after`` of a collection request: ASCII digits only, like ids."""
 
     class Meta:
         unknown = EXCLUDE
 
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000), strict=False)
+    limit = fields.String(
+        load_default="100",
+        validate=validate.Regexp(r"^0*(1000|[1-9][0-9]{0,2})$", error="Must be a whole number from 1 to 1000."),
+    )
     after = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,19}$", error="Not a cursor from `next`."))
 
 

@@ -21,6 +21,12 @@ ENVIRONMENT_NAMES = {"database_url": "DATABASE_URL"}
 
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
+#: The smallest value a numeric setting can take and still work (a cap of 0 refuses everything).
+MINIMUMS = {
+    "max_upload_bytes": 1, "max_pixels": 1, "max_name_bytes": 1, "database_pool_size": 1,
+    "file_cache_seconds": 0, "trusted_proxy_count": 0,
+}
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -111,6 +117,9 @@ class Settings:
             raise SettingsError(f"unknown settings: {', '.join(unknown)}")
         hints = typing.get_type_hints(cls)
         converted = {name: _convert(name, hints[name], value) for name, value in values.items()}
+        for name, minimum in MINIMUMS.items():
+            if name in converted and converted[name] < minimum:
+                raise SettingsError(f"setting {name!r} must be at least {minimum}, not {converted[name]!r}")
         return cls(**converted)
 
     def replace(self, **changes: typing.Any) -> Settings:

@@ -35,3 +35,51 @@ def upload(client, data: bytes, filename: str = "cat.png", name: str | None = No
 
 def blob_path(blobs_dir: Path, sha256: str) -> Path:
     return blobs_dir / sha256[:2] / sha256[2:4] / sha256
+
+
+# -- for requests TestClient cannot make, and for checking what is on disk --
+
+class CountingStream:
+    """A request body that records how many bytes the app read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buffer = io.BytesIO(data)
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._buffer.read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._buffer.readline(size)
+        self.bytes_read += len(line)
+        return line
+
+
+def call_wsgi(app, environ: dict):
+    """Call ``app`` with a hand-made WSGI environ (e.g. a body without Content-Length)."""
+    import falcon.testing
+
+    start_response = falcon.testing.StartResponseMock()
+    iterable = app(environ, start_response)
+    return falcon.testing.Result(iterable, start_response.status, start_response.headers)
+
+
+def files_under(root: Path) -> set[Path]:
+    """Every regular file below ``root``; empty when ``root`` does not exist."""
+    return {path for path in Path(root).rglob("*") if path.is_file()} if Path(root).exists() else set()
+
+
+def client_for(settings):
+    """A TestClient for a new app built from ``settings``, on freshly created tables."""
+    import falcon.testing
+
+    from falcon_img import db, models
+    from falcon_img.app import create_app
+
+    application = create_app(settings)
+    with db.connection():
+        models.drop_tables()
+        models.create_tables()
+    return falcon.testing.TestClient(application)

@@ -104,7 +104,7 @@ def version_1_database(app, blobs_dir):
 def test_init_db_upgrades_a_version_1_database_without_losing_rows(version_1_database, runner, settings, client):
     result = runner.invoke(cli, ["init-db"], obj=settings)
     assert result.exit_code == 0, result.output
-    assert "upgraded from schema 1 to 2" in result.output
+    assert f"upgraded from schema 1 to {models.SCHEMA_VERSION}" in result.output
     with db.connection():
         assert schema_version() == models.SCHEMA_VERSION
 
@@ -169,3 +169,21 @@ def test_tables_that_are_not_ours_are_refused(app):
         with pytest.raises(SchemaError):
             upgrade_schema()
         db.database.execute_sql("DROP TABLE image")
+
+
+def test_ids_are_never_reused_after_an_upgrade(version_1_database, runner, settings, client):
+    assert runner.invoke(cli, ["init-db"], obj=settings).exit_code == 0
+    newest = upload(client, image_bytes(color=(7, 7, 7)), "newest.png").json
+    assert client.simulate_delete(newest["image_url"]).status_code == 200
+    again = upload(client, image_bytes(color=(8, 8, 8)), "again.png").json
+    assert again["id"] > newest["id"]
+    comment = client.simulate_post("/api/v1.0/images/1/comments", json={"text": "last"}).json
+    assert client.simulate_delete(comment["comm_url"]).status_code == 200
+    next_comment = client.simulate_post("/api/v1.0/images/1/comments", json={"text": "next"}).json
+    assert next_comment["id"] > comment["id"]
+    # The rebuilt tables kept their rows, references and constraints.
+    assert client.simulate_get("/api/v1.0/images/1").json["comments_count"] == 4
+    assert upload(client, image_bytes(color=(9, 9, 9)), "cat1.jpg").status_code == 409
+    assert client.simulate_delete("/api/v1.0/images/1").status_code == 200
+    with db.connection():
+        assert models.Comment.select().where(models.Comment.image == 1).count() == 0

@@ -25,7 +25,7 @@ def page_request(req: falcon.Request) -> PageRequest:
     after = int(loaded["after"]) if loaded["after"] is not None else 0
     if after > MAX_ID:
         raise ValidationError({"after": ["Not a cursor from `next`."]})
-    return PageRequest(after=after, limit=loaded["limit"])
+    return PageRequest(after=after, limit=int(loaded["limit"]))
 
 
 def next_link(resp: falcon.Response, path: str, page: PageRequest, items: list, more: bool) -> str | None:
