@@ -31,6 +31,7 @@ import PIL.Image
 from . import models
 from .db import is_sqlite, write_transaction
 from .models import Blob, Comment, Image, Variant
+from .privacy import strip_location
 from .settings import Settings
 from .storage import Storage
 
@@ -145,6 +146,17 @@ def spool(stream: typing.BinaryIO, spool_dir: Path, max_bytes: int) -> typing.It
         path.unlink(missing_ok=True)
 
 
+def measure_file(path: Path) -> tuple[int, str]:
+    """``(size, sha256 hex)`` of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            size += len(chunk)
+            digest.update(chunk)
+    return size, digest.hexdigest()
+
+
 def inspect_image(path: Path, accepted_formats: typing.Iterable[str], max_pixels: int) -> ImageInfo:
     """Decide the format from the bytes and prove they decode, or raise.
 
@@ -183,6 +195,10 @@ def inspect_image(path: Path, accepted_formats: typing.Iterable[str], max_pixels
 def ingest_spooled(spooled: SpooledUpload, name: str | None, *, storage: Storage, settings: Settings) -> Ingested:
     """Turn a spooled upload into a stored blob and an Image row, or raise IngestError."""
     info = inspect_image(spooled.path, settings.accepted_formats, settings.max_pixels)
+    # Privacy (API.md): GPS metadata leaves the file before it is stored, and
+    # the key, sha256 and size then describe the stripped bytes.
+    if not settings.keep_metadata and strip_location(spooled.path, info.format):
+        spooled.size, spooled.sha256 = measure_file(spooled.path)
     final_name = safe_name(name, settings.max_name_bytes) or generated_name(info)
     existing = Image.get_or_none(Image.name == final_name)
     if existing is not None:
