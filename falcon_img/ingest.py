@@ -39,8 +39,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
 
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+# MPO is Pillow's name for a multi-picture JPEG, as phone cameras write them:
+# a JPEG to every viewer, accepted wherever JPEG is.
+CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 
 # Pillow's own bomb guard would stop us at 2x this many pixels with an error
 # that says less than ours; our cap (Settings.max_pixels) is checked first.
@@ -167,6 +169,8 @@ def inspect_image(path: Path, accepted_formats: typing.Iterable[str], max_pixels
     """
     accepted = [fmt for fmt in accepted_formats if fmt in CONTENT_TYPES]
     names = ", ".join(accepted)
+    if "JPEG" in accepted:
+        accepted.append("MPO")
     try:
         with PIL.Image.open(path, formats=accepted) as image:
             fmt = image.format
@@ -175,7 +179,7 @@ def inspect_image(path: Path, accepted_formats: typing.Iterable[str], max_pixels
                 raise TooManyPixels(
                     f"The image is {width}x{height} pixels, more than the limit of {max_pixels} pixels."
                 )
-            if fmt == "JPEG":
+            if fmt in ("JPEG", "MPO"):
                 image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
             image.load()
     except IngestError:

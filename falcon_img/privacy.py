@@ -347,7 +347,20 @@ EXTENDED_XMP_HEADER = b"http://ns.adobe.com/xmp/extension/\x00"
 EXTENDED_XMP_FIELDS = 40
 
 
-def _plan_jpeg(source: _Source) -> list[Splice]:
+MPF_HEADER = b"MPF\x00"
+
+
+def _plan_mpo(source: _Source) -> list[Splice]:
+    """A multi-picture JPEG (as phones write): the primary image, cleaned, alone.
+
+    The extra pictures after the primary one carry EXIF (and GPS) of their own;
+    keeping only the primary image, and dropping the MPF index that pointed at
+    the others, leaves a plain JPEG of the same picture with nothing to leak.
+    """
+    return _plan_jpeg(source, primary_only=True)
+
+
+def _plan_jpeg(source: _Source, primary_only: bool = False) -> list[Splice]:
     if source.read(0, 2) != b"\xff\xd8":
         return []
     splices: list[Splice] = []
@@ -362,6 +375,8 @@ def _plan_jpeg(source: _Source) -> list[Splice]:
             position += max(1, len(fill) - len(fill.lstrip(b"\xff")))
             continue
         if marker in (0xD9, 0xDA):
+            if primary_only and marker == 0xDA:
+                splices += _after_first_image(source, position)
             break
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             position += 2
@@ -373,6 +388,8 @@ def _plan_jpeg(source: _Source) -> list[Splice]:
         if length < 2 or position + 2 + length > source.size:
             break
         whole = Splice(position, 2 + length, b"")
+        if primary_only and marker == 0xE2 and source.read(position + 4, len(MPF_HEADER)) == MPF_HEADER:
+            splices.append(whole)
         if marker == 0xE1:
             payload = source.read(position + 4, length - 2) or b""
             if payload.startswith(EXIF_HEADER):
@@ -390,6 +407,26 @@ def _plan_jpeg(source: _Source) -> list[Splice]:
         if _GPS_MENTION.search(b"".join(part for _, part, _ in extended_xmp)):
             splices += [whole for _, _, whole in extended_xmp]
     return splices
+
+
+def _after_first_image(source: _Source, scan_start: int) -> list[Splice]:
+    """Cut everything after the first End Of Image marker that follows ``scan_start``.
+
+    Inside entropy-coded data a 0xFF byte is always followed by 0x00 or a
+    restart marker, so the first FF D9 after the first scan ends the image.
+    """
+    position = scan_start
+    carry = b""
+    while position < source.size:
+        length = min(COPY_CHUNK_SIZE, source.size - position)
+        chunk = carry + (source.read(position, length) or b"")
+        found = chunk.find(b"\xff\xd9")
+        if found >= 0:
+            end = position - len(carry) + found + 2
+            return [Splice(end, source.size - end, b"")] if end < source.size else []
+        carry = chunk[-1:]
+        position += length
+    return []
 
 
 def _replace_jpeg_segment(whole: Splice, header: bytes, stripped: bytes | None) -> list[Splice]:
@@ -546,7 +583,7 @@ def _plan_webp(source: _Source) -> list[Splice]:
 
 _PLANNERS: dict[str, typing.Callable[[_Source], list[Splice]]] = {
     "JPEG": _plan_jpeg,
-    "MPO": _plan_jpeg,
+    "MPO": _plan_mpo,
     "PNG": _plan_png,
     "WEBP": _plan_webp,
 }

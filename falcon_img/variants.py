@@ -149,7 +149,7 @@ def render(source: Path, target: Path, spec: VariantSpec, source_content_type: s
         turned = orientation in (5, 6, 7, 8)
         shown_width = stored_height if turned else stored_width
         scale = min(1.0, spec.width / shown_width)
-        if image.format == "JPEG":
+        if image.format in ("JPEG", "MPO"):
             # Decode at the smallest DCT scale still at least as big as the result:
             # a 3000-pixel photo becomes a 375-pixel one before resizing starts.
             image.draft("RGB", (math.ceil(stored_width * scale), math.ceil(stored_height * scale)))

@@ -532,3 +532,42 @@ def test_strip_leaves_files_without_location_untouched(tmp_path):
     for path, stat in before.items():
         assert (path.stat().st_ino, path.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
     assert sorted(tmp_path.iterdir()) == sorted(before)
+
+
+# -- multi-picture JPEGs (phone cameras) -------------------------------------
+
+def multi_picture_photo() -> bytes:
+    """A two-picture MPO like a phone writes: both pictures carry GPS in their EXIF."""
+    buffer = io.BytesIO()
+    second = pixels().transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT)
+    pixels().save(buffer, "MPO", save_all=True, append_images=[second], exif=exif_block(), quality=90)
+    return buffer.getvalue()
+
+
+def test_a_multi_picture_jpeg_is_accepted_as_jpeg_and_keeps_only_its_clean_primary_picture(client, blobs_dir):
+    original = multi_picture_photo()
+    with PIL.Image.open(io.BytesIO(original)) as opened:
+        assert opened.format == "MPO" and opened.n_frames == 2
+        primary = opened.convert("RGB").tobytes()
+    assert sum(original.count(raw) for raw in coordinates(">")) >= 2
+    result = upload(client, original, "phone.jpg")
+    assert result.status_code == 201, result.text
+    assert result.json["content_type"] == "image/jpeg"
+    stored = stored_upload(client, blobs_dir, original, "phone-again.jpg")
+    assert_no_location(stored)
+    assert b"MPF\x00" not in stored
+    with PIL.Image.open(io.BytesIO(stored)) as kept:
+        assert kept.format == "JPEG"
+        assert getattr(kept, "n_frames", 1) == 1
+        assert kept.convert("RGB").tobytes() == primary
+        assert kept.getexif()[0x0112] == 6
+    # What remains is the original's first picture, byte for byte, but for its metadata.
+    assert stored.endswith(b"\xff\xd9")
+    assert len(stored) < len(original)
+
+
+def test_a_multi_picture_jpeg_is_kept_byte_for_byte_when_asked(keeping_client, blobs_dir):
+    original = multi_picture_photo()
+    result = upload(keeping_client, original, "phone.jpg")
+    assert result.status_code == 201, result.text
+    assert blob_path(blobs_dir, result.json["sha256"]).read_bytes() == original
