@@ -29,11 +29,11 @@ import peewee
 import PIL.Image
 
 from . import models
-from .db import is_sqlite, write_transaction
+from .db import UNAVAILABLE_ERRORS, is_sqlite, write_transaction
 from .models import Blob, Comment, Image, Variant
 from .privacy import strip_location
 from .settings import Settings
-from .storage import Storage
+from .storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -167,10 +167,10 @@ def inspect_image(path: Path, accepted_formats: typing.Iterable[str], max_pixels
     so checking a large photo does not cost its full bitmap in memory; the whole
     entropy-coded stream is still read, which is what catches truncation.
     """
-    accepted = [fmt for fmt in accepted_formats if fmt in CONTENT_TYPES]
+    # No "MPO" in `formats`: Pillow has no opener of that name (a KeyError, so a 500,
+    # for any bytes no other format claims); its JPEG opener returns MPO files itself.
+    accepted = [fmt for fmt in accepted_formats if fmt in CONTENT_TYPES and fmt != "MPO"]
     names = ", ".join(accepted)
-    if "JPEG" in accepted:
-        accepted.append("MPO")
     try:
         with PIL.Image.open(path, formats=accepted) as image:
             fmt = image.format
@@ -259,9 +259,12 @@ def remove_image(image_id: int, *, storage: Storage) -> bool:
         image.delete_instance()
     try:
         release_blob(image.blob_id, storage)
-    except Exception:
+    except (StorageError, *UNAVAILABLE_ERRORS) as exc:
         # The image is gone for clients either way; an orphan blob is only disk
-        # space, and `falcon-img check --repair` removes it.
+        # space, and `falcon-img check --repair` removes it. An outage is expected
+        # and says enough in one line; anything else keeps its traceback.
+        log.warning("could not remove blob %s of deleted image %s: %s", image.blob_id, image_id, exc)
+    except Exception:
         log.warning("could not remove blob %s of deleted image %s", image.blob_id, image_id, exc_info=True)
     return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import falcon
@@ -37,6 +38,88 @@ class RequestContext:
         resp.set_header("Cross-Origin-Resource-Policy", "cross-origin")
         is_page = (resp.content_type or "").startswith("text/html")
         resp.set_header("Content-Security-Policy", PAGE_CSP if is_page else API_CSP)
+
+
+class ReceivedBody:
+    """A request's ``wsgi.input`` that counts the bytes that really arrive and
+    gives up (408) when the client has not sent them by a deadline.
+
+    Falcon's bounded stream counts the bytes it was asked for, so it cannot
+    tell a body cut short from a whole one. A sync worker waiting on a client
+    that declared more than it sends would otherwise sit until Gunicorn kills
+    it, and the client would get Gunicorn's 500 page.
+    """
+
+    def __init__(self, stream, sock, deadline: float) -> None:
+        self._stream = stream
+        # The server's socket (Gunicorn hands it over); without it the deadline
+        # is checked between reads only.
+        self._sock = sock
+        self._deadline = deadline
+        self.received = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size == 0:
+            return b""  # nothing to wait for (a parser checking that the body is done)
+        data = self._wait(self._stream.read) if size is None else self._wait(self._stream.read, size)
+        self.received += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = self._wait(self._stream.readline) if size is None else self._wait(self._stream.readline, size)
+        self.received += len(line)
+        return line
+
+    def _wait(self, read, *args) -> bytes:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise self._timeout()
+        if self._sock is None:
+            return read(*args)
+        previous = self._sock.gettimeout()
+        try:
+            self._sock.settimeout(left if previous is None else min(left, previous))
+            return read(*args)
+        except TimeoutError as exc:
+            raise self._timeout() from exc
+        finally:
+            self._sock.settimeout(previous)
+
+    @staticmethod
+    def _timeout() -> falcon.HTTPError:
+        return falcon.HTTPError(
+            falcon.HTTP_408, description="The request body did not arrive in time; send it again.",
+        )
+
+
+class BodyDeadline:
+    """Wrap every request body in a ReceivedBody (``req.context.body``)."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            if not req.content_length:
+                return
+        except falcon.HTTPInvalidHeader:
+            return  # refused where the body is read
+        body = ReceivedBody(req.env["wsgi.input"], req.env.get("gunicorn.socket"), time.monotonic() + self.seconds)
+        req.env["wsgi.input"] = req.stream = body
+        req.context.body = body
+
+
+class CORSPolicy(falcon.CORSMiddleware):
+    """Falcon's CORS middleware plus ``Vary: Origin``.
+
+    With a list of origins the answer depends on the request's Origin (an
+    ``Access-Control-Allow-Origin`` or none), so a shared cache must not hand
+    one origin's answer to another.
+    """
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool) -> None:
+        super().process_response(req, resp, resource, req_succeeded)
+        resp.append_header("Vary", "Origin")
 
 
 class DatabaseMiddleware:

@@ -72,6 +72,8 @@ def build_spec(routes: list[tuple[str, object]], settings: Settings) -> dict:
             operation.setdefault("responses", {"200": {"description": summary}})
             # Any request may meet these, whatever the operation.
             operation["responses"].setdefault(429, "TooManyRequests")
+            if "requestBody" in operation:
+                operation["responses"].setdefault(408, "RequestTimeout")
             operation["responses"].setdefault(503, "Unavailable")
             operations[method] = operation
         path = openapi_path(template)
@@ -150,6 +152,7 @@ def _components(spec: APISpec, settings: Settings) -> None:
         "TooLarge": ("The body or the image is larger than the limit.", ERROR_CONTENT),
         "UnsupportedMediaType": ("Not an accepted image or body type.", ERROR_CONTENT),
         "RangeNotSatisfiable": ("The range is outside the file.", ERROR_CONTENT),
+        "RequestTimeout": ("The request body did not arrive in time.", ERROR_CONTENT),
         "TooManyRequests": ("Over the rate limit; see `Retry-After`.", ERROR_CONTENT),
         "Unavailable": ("The database or the storage is not answering; try again shortly.", ERROR_CONTENT),
         "NotModified": ("The client's copy is current.", None),

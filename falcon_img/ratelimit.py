@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Paths that load balancers poll: never limited.
 EXEMPT_PATHS = frozenset({"/healthz"})
+#: Seconds a request waits on Redis before it is let through (the URL's own
+#: ``?socket_timeout=`` wins). Redis answers in a millisecond; one that does not
+#: answer must not hold every request (and worker) for the client's default 5 s.
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def client_address(req: falcon.Request, trusted_proxy_count: int) -> str:
@@ -49,7 +53,12 @@ class RateLimiter:
         except ValueError as exc:
             raise SettingsError(f"cannot read the rate limit: {exc}") from exc
         self.trusted_proxy_count = settings.trusted_proxy_count
-        self.storage = limits.storage.storage_from_string(settings.rate_limit_storage) if self.enabled else None
+        options = {}
+        if settings.rate_limit_storage.startswith(("redis://", "rediss://", "redis+unix://")):
+            options = {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+        self.storage = (
+            limits.storage.storage_from_string(settings.rate_limit_storage, **options) if self.enabled else None
+        )
         self.limiter = limits.strategies.MovingWindowRateLimiter(self.storage) if self.enabled else None
 
     @property

@@ -24,8 +24,12 @@ PROJECT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 #: The smallest value a numeric setting can take and still work (a cap of 0 refuses everything).
 MINIMUMS = {
     "max_upload_bytes": 1, "max_pixels": 1, "max_name_bytes": 1, "database_pool_size": 1,
-    "file_cache_seconds": 0, "trusted_proxy_count": 0,
+    "file_cache_seconds": 0, "trusted_proxy_count": 0, "body_timeout_seconds": 1,
 }
+
+
+#: The image formats uploads may have (Pillow's names).
+IMAGE_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP"})
 
 
 class SettingsError(ValueError):
@@ -46,6 +50,8 @@ class Settings:
     max_name_bytes: int = 255
     #: Connections each worker process keeps to PostgreSQL.
     database_pool_size: int = 8
+    #: Seconds one SQL statement may run in the web app (PostgreSQL), 0 for no limit.
+    database_statement_timeout: int = 20
     #: Seconds a browser or proxy may reuse a downloaded file without asking again.
     file_cache_seconds: int = 3600
     api_keys: tuple[str, ...] = ()
@@ -56,6 +62,8 @@ class Settings:
     upload_rate_limit: str = ""
     rate_limit_storage: str = "memory://"
     trusted_proxy_count: int = 0
+    #: Seconds a client has to send a request body; keep it below the worker timeout.
+    body_timeout_seconds: int = 20
     variant_widths: tuple[int, ...] = (160, 320, 640, 1280)
     s3_endpoint_url: str = ""
     extra: Mapping[str, typing.Any] = field(default_factory=dict)
@@ -120,6 +128,14 @@ class Settings:
         for name, minimum in MINIMUMS.items():
             if name in converted and converted[name] < minimum:
                 raise SettingsError(f"setting {name!r} must be at least {minimum}, not {converted[name]!r}")
+        if "accepted_formats" in converted:
+            formats = tuple(fmt.upper() for fmt in converted["accepted_formats"])
+            unknown_formats = sorted(set(formats) - IMAGE_FORMATS)
+            if unknown_formats or not formats:
+                raise SettingsError(
+                    f"accepted_formats must be some of {', '.join(sorted(IMAGE_FORMATS))}, not {formats!r}"
+                )
+            converted["accepted_formats"] = formats
         return cls(**converted)
 
     def replace(self, **changes: typing.Any) -> Settings:

@@ -190,3 +190,13 @@ def test_an_unusable_value_in_a_config_file_raises_settings_error(tmp_path):
     write_config(tmp_path, "typo", "max_pixel = 5\n")
     with pytest.raises(SettingsError):
         Settings.load(overrides={"env": "typo"}, config_dir=tmp_path)
+
+
+@pytest.mark.parametrize("formats", ["JPEG,MPO", "BMP", "", "jpeg,tiff"])
+def test_accepted_formats_must_be_formats_the_service_knows(formats):
+    with pytest.raises(SettingsError):
+        Settings.from_mapping({"accepted_formats": formats})
+
+
+def test_accepted_formats_are_read_case_insensitively():
+    assert Settings.from_mapping({"accepted_formats": "jpeg, png"}).accepted_formats == ("JPEG", "PNG")

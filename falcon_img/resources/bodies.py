@@ -29,26 +29,40 @@ def require_length(req: falcon.Request, max_bytes: int) -> None:
         )
 
 
+def require_whole_body(req: falcon.Request) -> None:
+    """Refuse (400) a body that ended before its Content-Length: half a request (a
+    client cut off, or one that lied) must change nothing. What a parser left
+    unread (a multipart epilogue) is read first; require_length bounded it."""
+    while req.bounded_stream.read(64 * 1024):
+        pass
+    body = getattr(req.context, "body", None)
+    if body is not None and body.received < (req.content_length or 0):
+        raise falcon.HTTPBadRequest(
+            description="The body ended before the length its Content-Length header declared.",
+        )
+
+
 def read_text_fields(req: falcon.Request, names: tuple[str, ...]) -> dict:
     """The body of a JSON, URL-encoded or multipart request as a dict; 415 for anything else."""
     require_length(req, MAX_COMMENT_BODY_BYTES)
     kind = media_type(req)
     if kind == MEDIA_FORM:
-        return read_form(req)
-    if kind == falcon.MEDIA_JSON:
+        data = read_form(req)
+    elif kind == falcon.MEDIA_JSON:
         data = req.get_media()
         if not isinstance(data, dict):
             raise falcon.HTTPBadRequest(description='The body must be a JSON object such as {"text": "..."}.')
-        return data
-    if kind == falcon.MEDIA_MULTIPART:
+    elif kind == falcon.MEDIA_MULTIPART:
         data = {}
         for part in req.get_media():
             if part.name in names and part.name not in data:
                 data[part.name] = read_part_text(part)
-        return data
-    raise falcon.HTTPUnsupportedMediaType(
-        description='Send the body as JSON ({"text": "..."}) or as a form with a `text` field.',
-    )
+    else:
+        raise falcon.HTTPUnsupportedMediaType(
+            description='Send the body as JSON ({"text": "..."}) or as a form with a `text` field.',
+        )
+    require_whole_body(req)
+    return data
 
 
 def read_form(req: falcon.Request) -> dict:

@@ -11,7 +11,7 @@ from ..ingest import ingest_spooled, remove_image, spool
 from ..schemas import dump_image, image_url
 from ..settings import Settings
 from ..storage import Storage
-from .bodies import media_type, read_part_text, require_length
+from .bodies import media_type, read_part_text, require_length, require_whole_body
 from .paging import next_link, page_request
 
 #: Room for the multipart envelope around the file (boundaries, headers, a `name` field).
@@ -104,6 +104,7 @@ class ImageCollection:
                     name = read_part_text(part, MAX_NAME_FIELD_BYTES)
             if spooled is None:
                 raise falcon.HTTPBadRequest(description="The form has no `file` field with the image.")
+            require_whole_body(req)
             created = ingest_spooled(spooled, name or filename, storage=self.storage, settings=self.settings)
         resp.status = falcon.HTTP_201
         resp.location = image_url(created.image.id)
