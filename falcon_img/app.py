@@ -13,7 +13,7 @@ import orjson
 
 from . import db, errors
 from .access import AccessControl
-from .middleware import DatabaseMiddleware, RequestContext
+from .middleware import BodyDeadline, CORSPolicy, DatabaseMiddleware, RequestContext
 from .ratelimit import RateLimiter
 from .models import MAX_ID
 from .resources.comments import CommentCollection, CommentItem
@@ -22,6 +22,7 @@ from .resources.docs import OpenAPIDocument
 from .resources.files import FileDownload
 from .resources.health import Health
 from .resources.images import ImageCollection, ImageItem
+from .resources.pages import page_routes
 from .schemas import API_PREFIX
 from .settings import Settings
 from .storage import Storage, open_storage
@@ -58,9 +59,9 @@ def build_settings(settings: Settings | Mapping | None) -> Settings:
     return settings if isinstance(settings, Settings) else Settings.load(overrides=settings)
 
 
-def open_services(settings: Settings) -> Storage:
+def open_services(settings: Settings, statement_timeout: float = 0) -> Storage:
     """Bind the database proxy and open the storage a Settings names (no connection yet)."""
-    db.bind(db.open_database(settings.resolved_database_url, settings.database_pool_size))
+    db.bind(db.open_database(settings.resolved_database_url, settings.database_pool_size, statement_timeout))
     return open_storage(settings.resolved_storage_url, settings)
 
 
@@ -72,11 +73,12 @@ CORS_EXPOSED_HEADERS = [
 
 
 def middleware(settings: Settings) -> list:
-    """In order: ids and headers first (so even refusals carry them), then CORS,
-    the rate limit, the connection, and the access check (which reads tokens)."""
-    chain: list = [RequestContext()]
+    """In order: ids and headers first (so even refusals carry them), the body's
+    deadline, then CORS, the rate limit, the connection, and the access check
+    (which reads tokens)."""
+    chain: list = [RequestContext(), BodyDeadline(settings.body_timeout_seconds)]
     if settings.cors_origins:
-        chain.append(falcon.CORSMiddleware(
+        chain.append(CORSPolicy(
             allow_origins=list(settings.cors_origins), expose_headers=CORS_EXPOSED_HEADERS,
         ))
     limiter = RateLimiter(settings)
@@ -100,6 +102,7 @@ def routes(storage: Storage, settings: Settings) -> list[tuple[str, object]]:
         (f"{API_PREFIX}/comments/{{comment_id:id}}", CommentItem()),
         (f"{API_PREFIX}/file/{{file_name}}", FileDownload(storage, settings)),
         ("/healthz", Health(db.database, storage)),
+        *page_routes(),
     ]
     table.append((f"{API_PREFIX}/openapi.json", OpenAPIDocument(lambda: build_spec(table, settings))))
     return table
@@ -108,7 +111,7 @@ def routes(storage: Storage, settings: Settings) -> list[tuple[str, object]]:
 def create_app(settings: Settings | Mapping | None = None) -> falcon.App:
     """A falcon.App for ``settings`` (a Settings, or a mapping of overrides on the defaults)."""
     settings = build_settings(settings)
-    storage = open_services(settings)
+    storage = open_services(settings, statement_timeout=settings.database_statement_timeout)
 
     app = falcon.App(middleware=middleware(settings))
     app.router_options.converters["id"] = IdConverter
