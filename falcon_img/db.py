@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import peewee
 from playhouse import db_url
+from playhouse.pool import MaxConnectionsExceeded
 
 database = peewee.DatabaseProxy()
 
@@ -29,15 +30,34 @@ SQLITE_PRAGMAS = {
 }
 
 #: Errors that mean "the database is not answering", not "the query is wrong".
-UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+#: An exhausted pool (more threads than connections) is one too: a 503, not a 500.
+UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded)
+
+
+def _postgres_defaults(statement_timeout: float) -> dict:
+    defaults = {
+        "connect_timeout": 5,
+        # A peer that vanished without closing the connection is noticed in
+        # seconds rather than after the kernel's default of over two hours.
+        "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+        "tcp_user_timeout": 15_000,
+    }
+    if statement_timeout:
+        defaults["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    return defaults
 
 
 class DatabaseURLError(ValueError):
     """DATABASE_URL names a database this service cannot use."""
 
 
-def open_database(url: str, pool_size: int = 8) -> peewee.Database:
-    """A pooled, not yet connected Database for ``url``."""
+def open_database(url: str, pool_size: int = 8, statement_timeout: float = 0) -> peewee.Database:
+    """A pooled, not yet connected Database for ``url``.
+
+    ``statement_timeout`` (seconds, 0 for none) bounds every PostgreSQL
+    statement, so a stuck query becomes an error (a 503) before Gunicorn's
+    worker timeout kills the worker and the client gets no answer at all.
+    """
     scheme = urlsplit(url).scheme
     if scheme in {"sqlite", "sqlite+pool"}:
         path = url.split("://", 1)[1].lstrip("/")
@@ -54,13 +74,16 @@ def open_database(url: str, pool_size: int = 8) -> peewee.Database:
             stale_timeout=600,
         )
     if scheme in {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}:
+        # What the URL says wins; these keep a silent network from hanging workers.
+        given = {name for name, _ in parse_qsl(urlsplit(url).query)}
+        options = {name: value for name, value in _postgres_defaults(statement_timeout).items() if name not in given}
         return db_url.connect(
             "postgresql+pool://" + url.split("://", 1)[1],
             unquote_password=True,
             max_connections=pool_size,
             stale_timeout=300,
             timeout=10,
-            connect_timeout=5,
+            **options,
         )
     raise DatabaseURLError(f"unsupported DATABASE_URL scheme {scheme!r}: use sqlite:// or postgresql://")
 
