@@ -86,6 +86,9 @@ class Response:
 class GunicornServer:
     """One Gunicorn master with ``workers`` workers, started from gunicorn.conf.py."""
 
+    #: What /healthz must answer (with every worker up) for the server to count as started.
+    ready_statuses: tuple[int, ...] = (200,)
+
     def __init__(
         self, env: dict[str, str], workers: int = 2, *, log_path: Path | None = None,
         init_db_args: tuple[str, ...] = (),
@@ -207,7 +210,7 @@ class GunicornServer:
                 error = PortTaken if "Address already in use" in this_attempt else ServerError
                 raise error(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                healthy = self.request("GET", "/healthz", timeout=5).status == 200
+                healthy = self.request("GET", "/healthz", timeout=10).status in self.ready_statuses
             except OSError:
                 healthy = False
             if healthy and len(self.worker_pids()) == self.workers:

@@ -31,7 +31,7 @@ import pytest
 import urllib3
 
 from s3server import TEST_ENVIRONMENT, S3Server, closed_port
-from servers import BIN_DIR, REPO_ROOT, START_TIMEOUT_SECONDS, GunicornServer, PortTaken, ServerError
+from servers import BIN_DIR, REPO_ROOT, GunicornServer
 from support import files_under, image_bytes
 from tcpproxy import TCPProxy
 
@@ -133,24 +133,10 @@ class ServerWithoutDatabase(GunicornServer):
     and /healthz answers at all: with the database down that answer is a 503.
     """
 
+    ready_statuses = (200, 503)
+
     def init_db(self) -> None:
         pass
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                this_attempt = self.log()[self._attempt_log_offset:]
-                error = PortTaken if "Address already in use" in this_attempt else ServerError
-                raise error(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                answered = self.request("GET", "/healthz", timeout=10).status in (200, 503)
-            except OSError:
-                answered = False
-            if answered and len(self.worker_pids()) == self.workers:
-                return
-            time.sleep(0.2)
-        raise ServerError(f"gunicorn was not ready within {START_TIMEOUT_SECONDS}s:\n{self.log_tail()}")
 
 
 # -- talking to a server -----------------------------------------------------
