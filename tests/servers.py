@@ -103,6 +103,20 @@ class GunicornServer:
         self._log_file = None
         self._attempt_log_offset = 0
 
+    @classmethod
+    def in_folder(cls, root: Path, *, workers: int = 2, database_url: str = "", **env: str) -> GunicornServer:
+        """A test server keeping everything (instance dir, log) under ``root``.
+
+        With ``database_url`` (a shared PostgreSQL database) it starts from empty
+        tables, as a fresh deployment does; otherwise it uses SQLite under ``root``.
+        """
+        settings = {"FALCON_IMG_ENV": "testing", "FALCON_IMG_INSTANCE_DIR": str(root / "instance"), **env}
+        init_db_args: tuple[str, ...] = ()
+        if database_url:
+            settings["DATABASE_URL"] = database_url
+            init_db_args = ("--drop", "--yes")
+        return cls(settings, workers=workers, log_path=root / "gunicorn.log", init_db_args=init_db_args)
+
     # -- lifecycle ---------------------------------------------------------
 
     @property

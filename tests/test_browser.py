@@ -114,11 +114,7 @@ def unique_name(stem: str, suffix: str = "png") -> str:
 # -- servers, browser, pages -----------------------------------------------------------
 
 def start_server(root: Path, **env: str) -> GunicornServer:
-    server = GunicornServer(
-        {"FALCON_IMG_ENV": "testing", "FALCON_IMG_INSTANCE_DIR": str(root / "instance"), **env},
-        workers=2, log_path=root / "gunicorn.log",
-    )
-    return server.start()
+    return GunicornServer.in_folder(root, workers=2, **env).start()
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,8 @@ WORKERS = 2
 @pytest.fixture(scope="module", params=BACKENDS)
 def live_server(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    env = {"FALCON_IMG_ENV": "testing", "FALCON_IMG_INSTANCE_DIR": str(root / "instance")}
-    init_db_args: tuple[str, ...] = ()
-    if request.param == "postgresql":
-        env["DATABASE_URL"] = POSTGRES_URL
-        # A shared database: start from empty tables, as a fresh deployment does.
-        init_db_args = ("--drop", "--yes")
-    server = GunicornServer(env, workers=WORKERS, log_path=root / "gunicorn.log", init_db_args=init_db_args)
+    database_url = POSTGRES_URL if request.param == "postgresql" else ""
+    server = GunicornServer.in_folder(root, workers=WORKERS, database_url=database_url)
     with server:
         yield server
 

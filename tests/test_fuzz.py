@@ -49,12 +49,8 @@ RUN_TIMEOUT_SECONDS = 300
 @pytest.fixture(scope="module", params=BACKENDS)
 def fuzzed_server(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    env = {"FALCON_IMG_ENV": "testing", "FALCON_IMG_INSTANCE_DIR": str(root / "instance")}
-    init_db_args: tuple[str, ...] = ()
-    if request.param == "postgresql":
-        env["DATABASE_URL"] = POSTGRES_URL
-        init_db_args = ("--drop", "--yes")
-    server = GunicornServer(env, workers=2, log_path=root / "gunicorn.log", init_db_args=init_db_args)
+    database_url = POSTGRES_URL if request.param == "postgresql" else ""
+    server = GunicornServer.in_folder(root, workers=2, database_url=database_url)
     with server:
         yield server
 

@@ -287,15 +287,7 @@ def test_access_log_lines_are_json_and_credentials_are_never_available_to_a_form
 
 @pytest.fixture
 def logged_server(tmp_path):
-    server = GunicornServer(
-        {
-            "FALCON_IMG_ENV": "testing", "FALCON_IMG_INSTANCE_DIR": str(tmp_path / "instance"),
-            "FALCON_IMG_API_KEYS": KEY,
-        },
-        workers=2,
-        log_path=tmp_path / "gunicorn.log",
-    )
-    with server:
+    with GunicornServer.in_folder(tmp_path, workers=2, FALCON_IMG_API_KEYS=KEY) as server:
         yield server
 
 

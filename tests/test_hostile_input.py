@@ -541,13 +541,8 @@ def test_odd_download_queries_are_400(client, image, query):
 @pytest.fixture(scope="module")
 def raw_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
-    server = GunicornServer(
-        # A short worker timeout: a body that never comes ties a sync worker up until then.
-        {"FALCON_IMG_ENV": "testing", "FALCON_IMG_INSTANCE_DIR": str(root / "instance"), "GUNICORN_TIMEOUT": "5"},
-        workers=2,
-        log_path=root / "gunicorn.log",
-    )
-    with server:
+    # A short worker timeout: a body that never comes ties a sync worker up until then.
+    with GunicornServer.in_folder(root, workers=2, GUNICORN_TIMEOUT="5") as server:
         yield server
 
 

@@ -260,17 +260,9 @@ def forget_counters(address: str) -> None:
 
 @pytest.fixture
 def limited_server(tmp_path):
-    server = GunicornServer(
-        {
-            "FALCON_IMG_ENV": "testing",
-            "FALCON_IMG_INSTANCE_DIR": str(tmp_path / "instance"),
-            "FALCON_IMG_RATE_LIMIT": "20/minute",
-            "FALCON_IMG_RATE_LIMIT_STORAGE": REDIS_URL,
-        },
-        workers=4,
-        log_path=tmp_path / "gunicorn.log",
-    )
-    with server:
+    with GunicornServer.in_folder(
+        tmp_path, workers=4, FALCON_IMG_RATE_LIMIT="20/minute", FALCON_IMG_RATE_LIMIT_STORAGE=REDIS_URL,
+    ) as server:
         yield server
 
 
