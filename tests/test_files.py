@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from support import image_bytes, upload
+from support import blob_path, image_bytes, upload
 
 DATA = image_bytes("PNG", size=(120, 90), color=(12, 34, 56))
 
@@ -190,3 +190,15 @@ def test_unknown_and_path_like_names_are_404_json(client, stored_image, path):
 def test_the_file_is_404_after_its_image_is_deleted(client, stored_image):
     client.simulate_delete(stored_image["image_url"])
     assert_json_error(client.simulate_get(stored_image["file_url"]), 404)
+
+
+def test_head_and_304_answer_from_the_database_without_touching_the_file(client, stored_image, blobs_dir):
+    image, data = stored_image, DATA
+    etag = client.simulate_get(image["file_url"]).headers["etag"]
+    # With the stored file gone, only an answer that never opens it can still succeed.
+    blob_path(blobs_dir, image["sha256"]).unlink()
+    head = client.simulate_head(image["file_url"])
+    assert head.status_code == 200
+    assert int(head.headers["content-length"]) == len(data)
+    assert client.simulate_get(image["file_url"], headers={"If-None-Match": etag}).status_code == 304
+    assert client.simulate_get(image["file_url"]).status_code == 503
