@@ -51,14 +51,9 @@ class JSONAtoms(dict):
     (``%0A`` in a path) or another control character sent by a client would
     break the line or the JSON. ``json.dumps`` escapes all of them, and
     everything outside ASCII, so a line is always one valid JSON object.
+    Values are escaped when the format reads them, not all of them up front:
+    a request has dozens of atoms and the format uses a dozen.
     """
-
-    def __init__(self, atoms: dict) -> None:
-        super().__init__()
-        for key, value in atoms.items():
-            if self._is_secret(key):
-                continue
-            self[key] = json.dumps(value)[1:-1] if isinstance(value, str) else value
 
     @staticmethod
     def _is_secret(key: str) -> bool:
@@ -74,7 +69,10 @@ class JSONAtoms(dict):
     def __getitem__(self, key: str):
         # Header atoms are looked up case-insensitively; anything missing is "-".
         key = key.lower() if key.startswith("{") else key
-        return super().__getitem__(key) if key in self else "-"
+        if self._is_secret(key) or key not in self:
+            return "-"
+        value = super().__getitem__(key)
+        return json.dumps(value)[1:-1] if isinstance(value, str) else value
 
 
 class JSONAccessLogger(Logger):
