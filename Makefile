@@ -31,8 +31,9 @@ run: init-db
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# `make bench BENCH_ARGS=--quick` for a short run; needs wrk and nginx (see bench/README.md).
 bench: install-dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
