@@ -203,6 +203,8 @@ def _seed_comments(tested_image_id: int, size: Size, image_ids: list[int]) -> No
     with db.write_transaction():
         for batch in peewee.chunked(rows, 500):
             Comment.insert_many(batch).execute()
+        # Rows inserted in bulk bypass the API, which keeps the stored counts.
+        models.recount_comments(sorted(set(targets)))
 
 
 WORDS = ["lovely light", "great colours", "where is this", "nice framing", "too dark", "sharp", "classic",
@@ -253,6 +255,7 @@ def build_depth_table(source: Dataset, instance_dir: Path, rows: int, comments_p
         with db.write_transaction():
             for batch in peewee.chunked(comments, 500):
                 Comment.insert_many(batch).execute()
+            models.recount_comments(first_ids + deep_ids)
         db.database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.database.close_all()
     log(f"  depth table: {total:,} image rows inserted in bulk")

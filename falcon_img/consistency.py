@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from peewee import fn
+
 from .ingest import release_blob
-from .models import Blob, Image, Variant
+from .models import Blob, Comment, Image, Variant, recount_comments
 from .settings import Settings
 from .storage import Storage
 
@@ -43,11 +45,14 @@ class Inspection:
     missing_variants: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     #: Temporary files older than the threshold.
     stale_temp_files: list[Path] = dataclasses.field(default_factory=list)
+    #: Images whose stored comments_count differs from their comments: (id, stored, counted).
+    miscounted_images: list[tuple[int, int, int]] = dataclasses.field(default_factory=list)
 
     @property
     def repairable(self) -> int:
-        return len(self.orphan_files) + len(self.orphan_blob_rows) + len(self.missing_variants) + len(
-            self.stale_temp_files
+        return (
+            len(self.orphan_files) + len(self.orphan_blob_rows) + len(self.missing_variants)
+            + len(self.stale_temp_files) + len(self.miscounted_images)
         )
 
     @property
@@ -66,6 +71,10 @@ class Inspection:
         found += [f"orphan row: blob {sha} (no image uses it)" for sha in self.orphan_blob_rows]
         found += [f"missing variant: {sha}/{label}" for sha, label in self.missing_variants]
         found += [f"stale temporary file: {path}" for path in self.stale_temp_files]
+        found += [
+            f"wrong comment count: image {image_id} says {stored}, has {counted}"
+            for image_id, stored, counted in self.miscounted_images
+        ]
         return found
 
 
@@ -124,6 +133,13 @@ def inspect_collection(
             if not _matches(storage, sha, blobs[sha].size):
                 found.damaged_blobs.append(sha)
     found.stale_temp_files = stale_temp_files(storage, settings, temp_age)
+    counted = Comment.select(fn.COUNT(Comment.id)).where(Comment.image == Image.id)
+    found.miscounted_images = list(
+        Image.select(Image.id, Image.comments_count, counted.alias("counted"))
+        .where(Image.comments_count != counted)
+        .order_by(Image.id)
+        .tuples()
+    )
     return found
 
 
@@ -149,6 +165,9 @@ def repair(found: Inspection, storage: Storage) -> int:
     for path in found.stale_temp_files:
         path.unlink(missing_ok=True)
         repaired += 1
+    if found.miscounted_images:
+        recount_comments()
+        repaired += len(found.miscounted_images)
     return repaired
 
 

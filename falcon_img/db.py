@@ -10,6 +10,7 @@ connections. Both SQLite and PostgreSQL are pooled per process, which makes
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -97,16 +98,27 @@ def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
 
 
+#: Writers of one process take turns here before asking SQLite for its lock.
+_sqlite_writers = threading.RLock()
+
+
+@contextlib.contextmanager
 def write_transaction():
     """A transaction that holds the write lock from its first statement.
 
     SQLite's default (deferred) transactions upgrade their lock lazily and fail
     with "database is locked" when two writers race; IMMEDIATE makes the second
-    one wait for the first instead. PostgreSQL locks rows as it goes.
+    one wait for the first instead. Threads of one worker also queue on a lock
+    of their own first: SQLite's busy handler waits by sleeping in growing
+    steps (1, 2, 5, 10 ms...), which made a busy write wait far longer than the
+    write it waited for. PostgreSQL locks rows as it goes.
     """
     if is_sqlite():
-        return database.atomic("IMMEDIATE")
-    return database.atomic()
+        with _sqlite_writers, database.atomic("IMMEDIATE"):
+            yield
+    else:
+        with database.atomic():
+            yield
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ Versions:
   1. blob, image, comment, schema_version.
   2. variant (sized variants); indexes on edit_token_hash (edit-token lookups).
   3. SQLite only: image and comment ids are AUTOINCREMENT, never reused.
+  4. image.comments_count, kept by comment writes instead of counted on reads.
 """
 
 from __future__ import annotations
@@ -84,10 +85,18 @@ def _v3_ids_never_reused(migrator: SchemaMigrator) -> None:
             database.execute_sql(sql)
 
 
+def _v4_stored_comment_counts(migrator: SchemaMigrator) -> None:
+    migrate(migrator.add_column("image", "comments_count", peewee.IntegerField(default=0)))
+    database.execute_sql(
+        "UPDATE image SET comments_count = (SELECT COUNT(*) FROM comment WHERE comment.image_id = image.id)"
+    )
+
+
 #: The step that brings a database to each version from the one before.
 STEPS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _v2_variants_and_token_indexes,
     3: _v3_ids_never_reused,
+    4: _v4_stored_comment_counts,
 }
 
 

@@ -17,7 +17,7 @@ import peewee
 from .db import database
 
 #: The schema this code reads and writes; ``init-db`` migrates older ones forward.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: The largest id any backend can store (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -83,6 +83,9 @@ class Image(BaseModel):
     )
     created_at = peewee.DateTimeField(default=utcnow)
     edit_token_hash = peewee.CharField(max_length=64, null=True, index=True)
+    #: Kept in step by every comment write (in its transaction): counting on each
+    #: read would cost a page time in proportion to its images' comments.
+    comments_count = peewee.IntegerField(default=0)
 
 
 class Comment(BaseModel):
@@ -150,15 +153,10 @@ def _is_sqlite() -> bool:
 # schemas' attributes), straight from the cursor: building model objects for
 # a 100-item page costs more than the query itself.
 
-def _comments_count():
-    inner = Comment.alias()
-    return inner.select(peewee.fn.COUNT(inner.id)).where(inner.image == Image.id)
-
-
 _IMAGE_COLUMNS = (
     Image.id.alias("id"), Image.name.alias("name"), Image.created_at.alias("created_at"),
     Blob.sha256.alias("sha256"), Blob.content_type.alias("content_type"), Blob.size.alias("size"),
-    Blob.width.alias("width"), Blob.height.alias("height"),
+    Blob.width.alias("width"), Blob.height.alias("height"), Image.comments_count.alias("comments_count"),
 )
 _COMMENT_COLUMNS = (
     Comment.id.alias("id"), Comment.image.alias("image_id"), Comment.text.alias("text"),
@@ -213,7 +211,7 @@ class PreparedRows:
 
 
 def _image_rows():
-    return Image.select(*_IMAGE_COLUMNS, _comments_count().alias("comments_count")).join(Blob)
+    return Image.select(*_IMAGE_COLUMNS).join(Blob)
 
 
 _image_row_query = PreparedRows(lambda image_id: _image_rows().where(Image.id == image_id))
@@ -268,6 +266,29 @@ def file_row(name: str) -> dict | None:
 
 def image_exists(image_id: int) -> bool:
     return bool(_image_exists_query(image_id))
+
+
+_ready_variant_query = PreparedRows(
+    lambda sha256, label: Variant.select(Variant.size.alias("size")).where(
+        (Variant.blob == sha256) & (Variant.label == label) & (Variant.ready == True)  # noqa: E712
+    )
+)
+
+
+def ready_variant_size(sha256: str, label: str) -> int | None:
+    """The byte size of a variant that is ready to serve, or None."""
+    rows = _ready_variant_query(sha256, label)
+    return rows[0]["size"] if rows else None
+
+
+def recount_comments(image_ids: list[int] | None = None) -> int:
+    """Set images' comments_count from their comments (all images, or ``image_ids``);
+    how many were wrong. For repairs and bulk loads that bypass the API."""
+    counted = Comment.select(peewee.fn.COUNT(Comment.id)).where(Comment.image == Image.id)
+    wrong = Image.comments_count != counted
+    if image_ids is not None:
+        wrong &= Image.id.in_(image_ids)
+    return Image.update(comments_count=counted).where(wrong).execute()
 
 
 def image_with_blob(image_id: int) -> Image:

@@ -104,3 +104,15 @@ def test_temp_age_zero_counts_every_temp_file(client, runner, settings):
     result = check(runner, settings, "--repair", "--temp-age", "0")
     assert result.exit_code == 0
     assert not (settings.spool_dir / "upload-x.part").exists()
+
+
+def test_a_drifted_comment_count_is_reported_and_recounted(client, runner, settings, image):
+    for text in ("a", "b"):
+        assert client.simulate_post(image["comm_url"], json={"text": text}).status_code == 201
+    with db.connection():
+        Image.update(comments_count=7).where(Image.id == image["id"]).execute()
+    found = check(runner, settings, "--no-verify")
+    assert found.exit_code == 1
+    assert f"wrong comment count: image {image['id']} says 7, has 2" in found.output
+    assert check(runner, settings, "--no-verify", "--repair").exit_code == 0
+    assert client.simulate_get(image["image_url"]).json["comments_count"] == 2

@@ -353,3 +353,13 @@ def test_delete_comment_then_it_is_gone(client, image):
     assert_error(client.simulate_put(created["comm_url"], json={"text": "back?"}), 404)
     assert client.simulate_get(image["image_url"]).json["comments_count"] == 1
     assert [c["id"] for c in client.simulate_get(image["comm_url"]).json["comments"]] == [kept["id"]]
+
+
+def test_the_comment_count_follows_creates_and_deletes(client, image):
+    made = [client.simulate_post(image["comm_url"], json={"text": f"c{i}"}).json for i in range(3)]
+    assert client.simulate_get(image["image_url"]).json["comments_count"] == 3
+    assert client.simulate_delete(made[0]["comm_url"]).status_code == 200
+    assert client.simulate_delete(made[0]["comm_url"]).status_code == 404
+    assert client.simulate_put(made[1]["comm_url"], json={"text": "edited"}).status_code == 200
+    listed = client.simulate_get("/api/v1.0/images").json["images"]
+    assert [i["comments_count"] for i in listed if i["id"] == image["id"]] == [2]

@@ -7,7 +7,7 @@ import peewee
 
 from .. import models
 from ..db import write_transaction
-from ..models import Comment
+from ..models import Comment, Image
 from ..schemas import comment_body_schema, comment_url, dump_comment, image_url
 from .bodies import read_text_fields
 from .paging import next_link, page_request
@@ -80,9 +80,11 @@ class CommentCollection:
         loaded = comment_body_schema.load(read_text_fields(req, TEXT_FIELDS))
         edit_token = models.new_edit_token()
         try:
-            comment = Comment.create(
-                image=image_id, text=loaded["text"], edit_token_hash=models.hash_token(edit_token)
-            )
+            with write_transaction():
+                comment = Comment.create(
+                    image=image_id, text=loaded["text"], edit_token_hash=models.hash_token(edit_token)
+                )
+                Image.update(comments_count=Image.comments_count + 1).where(Image.id == image_id).execute()
         except peewee.IntegrityError as exc:
             # The image was deleted between the check and the insert.
             raise falcon.HTTPNotFound(description=f"There is no image {image_id}.") from exc
@@ -152,7 +154,8 @@ class CommentItem:
           403: {$ref: '#/components/responses/Forbidden'}
           404: {$ref: '#/components/responses/NotFound'}
         """
-        deleted = Comment.delete().where(Comment.id == comment_id).execute()
-        if not deleted:
-            raise falcon.HTTPNotFound(description=f"There is no comment {comment_id}.")
+        with write_transaction():
+            comment = _comment(comment_id)
+            comment.delete_instance()
+            Image.update(comments_count=Image.comments_count - 1).where(Image.id == comment.image_id).execute()
         resp.media = {"message": "Comment delete", "id": comment_id}
