@@ -1,4 +1,4 @@
-"""The app factory: wiring only. Nothing here connects, reads files or the environment."""
+"""The app factory: wiring only. Nothing here connects to the database or reads the environment."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import orjson
 from . import db, errors
 from .access import AccessControl
 from .middleware import BodyDeadline, CORSPolicy, DatabaseMiddleware, RequestContext
-from .ratelimit import RateLimiter
 from .models import MAX_ID
-from .resources.comments import CommentCollection, CommentItem
 from .openapi import build_spec
+from .ratelimit import RateLimiter
+from .resources.comments import CommentCollection, CommentItem
 from .resources.docs import OpenAPIDocument
 from .resources.files import FileDownload
 from .resources.health import Health
