@@ -222,6 +222,14 @@ def run_cli(server: GunicornServer, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def server_on(backend: str, request, servers, workers: int):
+    """A server on SQLite, or on this module's own PostgreSQL database (emptied first)."""
+    if backend == "postgresql":
+        database_url = request.getfixturevalue("postgres_database")
+        return servers({"DATABASE_URL": database_url}, workers=workers, init_db_args=("--drop", "--yes"))
+    return servers({}, workers=workers)
+
+
 # -- 1. many workers at once ---------------------------------------------------
 
 COMMENT_THREADS, COMMENTS_PER_THREAD = 16, 25
@@ -230,12 +238,7 @@ UPLOAD_THREADS, UPLOADS_PER_THREAD = 8, 10
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_four_workers_under_concurrent_writes_lose_nothing_and_cross_no_answers(backend, request, servers):
-    env = {}
-    init_db_args: tuple[str, ...] = ()
-    if backend == "postgresql":
-        env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
-        init_db_args = ("--drop", "--yes")
-    server = servers(env, workers=4, init_db_args=init_db_args)
+    server = server_on(backend, request, servers, workers=4)
 
     target_bytes = image_bytes("PNG", size=(80, 60), color=(10, 20, 30))
     created = upload(server, target_bytes, "commented.png")
@@ -340,12 +343,7 @@ def test_identical_bytes_uploaded_and_deleted_concurrently_never_leave_an_image_
     Whatever the interleaving, an image that was created downloads until it is
     deleted, and when the last name goes the stored file goes with it.
     """
-    env = {}
-    init_db_args: tuple[str, ...] = ()
-    if backend == "postgresql":
-        env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
-        init_db_args = ("--drop", "--yes")
-    server = servers(env, workers=4, init_db_args=init_db_args)
+    server = server_on(backend, request, servers, workers=4)
     data = image_bytes("PNG", size=(33, 33), color=(5, 6, 7))
     wrong: list[str] = []
     start_together = threading.Barrier(8)
