@@ -203,7 +203,7 @@ def test_post_to_a_deleted_image_is_404(client, image):
 def link_target(header: str | None) -> str | None:
     if not header:
         return None
-    match = re.fullmatch(r'\s*<([^>]*)>\s*;\s*rel="?next"?\s*', header)
+    match = re.fullmatch(r'\s*<([^>]*)>\s*;\s*rel="next"\s*', header)
     return match.group(1) if match else None
 
 

@@ -433,11 +433,11 @@ def test_a_deleted_blob_is_stored_again_by_a_later_upload(client, blobs_dir):
 # -- list ------------------------------------------------------------------
 
 def link_target(header: str | None) -> str | None:
-    """The URL of the rel=next link in a Link header (rel quoted or not)."""
+    """The URL of the rel="next" link in a Link header."""
     if not header:
         return None
     for link in header.split(","):
-        match = re.fullmatch(r'\s*<([^>]*)>\s*;\s*rel="?next"?\s*', link)
+        match = re.fullmatch(r'\s*<([^>]*)>\s*;\s*rel="next"\s*', link)
         if match:
             return match.group(1)
     return None

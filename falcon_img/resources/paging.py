@@ -33,5 +33,7 @@ def next_link(resp: falcon.Response, path: str, page: PageRequest, items: list, 
     if not more or not items:
         return None
     url = f"{path}?{urlencode({'limit': page.limit, 'after': items[-1]['id']})}"
-    resp.append_link(url, "next")
+    # Written by hand: Falcon's append_link leaves the rel value unquoted, and
+    # the contract (as RFC 8288's examples) shows `rel="next"`.
+    resp.append_header("Link", f'<{url}>; rel="next"')
     return url
