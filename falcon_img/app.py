@@ -23,7 +23,7 @@ from .resources.files import FileDownload
 from .resources.health import Health
 from .resources.images import ImageCollection, ImageItem
 from .resources.pages import page_routes
-from .schemas import API_PREFIX
+from .schemas import API_PREFIX, JSON_CONTENT_TYPE
 from .settings import Settings
 from .storage import Storage, open_storage
 
@@ -119,6 +119,8 @@ def create_app(settings: Settings | Mapping | None = None) -> falcon.App:
     handler = json_handler()
     app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[JSON_CONTENT_TYPE] = handler
+    app.resp_options.default_media_type = JSON_CONTENT_TYPE
     multipart = app.req_options.media_handlers[falcon.MEDIA_MULTIPART].parse_options
     multipart.max_body_part_count = MAX_MULTIPART_PARTS
     errors.register(app)

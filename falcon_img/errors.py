@@ -19,7 +19,7 @@ import peewee
 
 from . import ingest
 from .db import UNAVAILABLE_ERRORS
-from .schemas import image_url
+from .schemas import JSON_CONTENT_TYPE, image_url
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def error_body(exception: falcon.HTTPError) -> dict:
 
 
 def serialize_error(req: falcon.Request, resp: falcon.Response, exception: falcon.HTTPError) -> None:
-    resp.content_type = falcon.MEDIA_JSON
+    resp.content_type = JSON_CONTENT_TYPE
     resp.data = orjson.dumps(error_body(exception), option=orjson.OPT_NON_STR_KEYS)
 
 

@@ -15,6 +15,8 @@ from urllib.parse import quote
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates
 
 API_PREFIX = "/api/v1.0"
+#: What every JSON body is sent as (API.md: `application/json; charset=utf-8`).
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 URL_DOC = {"type": "string", "format": "uri-reference"}
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 LEGACY_TIME = "%Y-%m-%d %H:%M:%S"

@@ -8,6 +8,8 @@ from collections.abc import Callable
 import falcon
 import orjson
 
+from ..schemas import JSON_CONTENT_TYPE
+
 
 class OpenAPIDocument:
     uses_database = False
@@ -35,6 +37,6 @@ class OpenAPIDocument:
               application/json:
                 schema: {type: object}
         """
-        resp.content_type = falcon.MEDIA_JSON
+        resp.content_type = JSON_CONTENT_TYPE
         resp.cache_control = ["public, max-age=300"]
         resp.data = self.body()
