@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import os
 
+import falcon.testing
 import pytest
 
-from support import blob_path, image_bytes, upload
+from support import blob_path, call_wsgi, image_bytes, upload
 
 DATA = image_bytes("PNG", size=(120, 90), color=(12, 34, 56))
 
@@ -202,3 +204,40 @@ def test_head_and_304_answer_from_the_database_without_touching_the_file(client,
     assert int(head.headers["content-length"]) == len(data)
     assert client.simulate_get(image["file_url"], headers={"If-None-Match": etag}).status_code == 304
     assert client.simulate_get(image["file_url"]).status_code == 503
+
+
+class RecordingFileWrapper:
+    """A server's ``wsgi.file_wrapper`` (Gunicorn's sends such a file with sendfile())."""
+
+    #: (the file-like object, its descriptor's position when handed over)
+    handed: list = []
+
+    def __init__(self, filelike, block_size=8192):
+        self.filelike = filelike
+        self.handed.append((filelike, os.lseek(filelike.fileno(), 0, os.SEEK_CUR)))
+
+    def __iter__(self):
+        while chunk := self.filelike.read(8192):
+            yield chunk
+
+    def close(self):
+        self.filelike.close()
+
+
+@pytest.mark.parametrize("range_header, start, length", [(None, 0, len(DATA)), ("bytes=10-49", 10, 40)])
+def test_downloads_hand_the_server_the_stored_file_itself_for_sendfile(
+    app, client, stored_image, blobs_dir, range_header, start, length,
+):
+    RecordingFileWrapper.handed.clear()
+    headers = {"Range": range_header} if range_header else {}
+    environ = falcon.testing.create_environ(path=stored_image["file_url"], headers=headers)
+    environ["wsgi.file_wrapper"] = RecordingFileWrapper
+    result = call_wsgi(app, environ)
+    assert result.content == DATA[start:start + length]
+    ((handed, position),) = RecordingFileWrapper.handed
+    # A real descriptor of the stored file, positioned at the range: what sendfile() needs,
+    # and no copy of the bytes in Python.
+    stored = blob_path(blobs_dir, stored_image["sha256"])
+    assert os.fstat(handed.fileno()).st_ino == stored.stat().st_ino
+    assert position == start
+    assert int(result.headers["content-length"]) == length
