@@ -29,7 +29,7 @@ import peewee
 import PIL.Image
 
 from . import models
-from .db import UNAVAILABLE_ERRORS, is_sqlite, write_transaction
+from .db import UNAVAILABLE_ERRORS, database, is_sqlite, write_transaction
 from .models import Blob, Comment, Image, Variant
 from .privacy import strip_location
 from .settings import Settings
@@ -239,12 +239,25 @@ def ingest_image(stream: typing.BinaryIO, name: str | None, *, storage: Storage,
 
 
 def _lock_blob_row(key: str, info: ImageInfo, size: int) -> None:
-    """Create the blob's row or lock the existing one until the transaction ends."""
+    """Take the blob's lock, then create its row or keep the existing one."""
+    _lock_blob(key)
     (
         Blob.insert(sha256=key, content_type=info.content_type, size=size, width=info.width, height=info.height)
         .on_conflict(conflict_target=[Blob.sha256], update={Blob.size: Blob.size})
         .execute()
     )
+
+
+def _lock_blob(key: str) -> None:
+    """Serialise, until the transaction ends, everything that adds or removes uses of ``key``.
+
+    On SQLite the write transaction's database lock already does. On
+    PostgreSQL a lock on the blob's row is not enough: the row may not exist
+    (yet, or any more) while an upload and a removal race, so both take an
+    advisory lock named by the digest instead.
+    """
+    if not is_sqlite():
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 
 # -- leaving ---------------------------------------------------------------
@@ -272,14 +285,11 @@ def remove_image(image_id: int, *, storage: Storage) -> bool:
 def release_blob(key: str, storage: Storage) -> None:
     """Remove a blob (row and bytes, with derived files) unless an image still uses it."""
     with write_transaction():
-        query = Blob.select().where(Blob.sha256 == key)
-        if not is_sqlite():
-            query = query.for_update()
-        query.first()
+        _lock_blob(key)
         if Image.select().where(Image.blob == key).exists():
             return
         Variant.delete().where(Variant.blob == key).execute()
         Blob.delete().where(Blob.sha256 == key).execute()
         # Inside the transaction: an ingest of the same bytes waits on the lock,
-        # and finds the blob missing after its commit.
+        # and finds the blob missing after its commit (and puts it back).
         storage.delete(key)
