@@ -294,8 +294,3 @@ def recount_comments(image_ids: list[int] | None = None) -> int:
 def image_with_blob(image_id: int) -> Image:
     """The Image model with its Blob joined; raises Image.DoesNotExist."""
     return Image.select(Image, Blob).join(Blob).where(Image.id == image_id).get()
-
-
-def image_by_name(name: str) -> Image:
-    """The image with its blob (no comment count); raises Image.DoesNotExist."""
-    return Image.select(Image, Blob).join(Blob).where(Image.name == name).get()
