@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: Paths that load balancers poll: never limited.
 EXEMPT_PATHS = frozenset({"/healthz"})
+#: The pages' own script, style and icon files, served from memory: a budget
+#: spent on them would only break the gallery, not spare the service anything.
+EXEMPT_PREFIXES = ("/static/", "/docs/")
 #: Seconds a request waits on Redis before it is let through (the URL's own
 #: ``?socket_timeout=`` wins). Redis answers in a millisecond; one that does not
 #: answer must not hold every request (and worker) for the client's default 5 s.
@@ -74,7 +77,8 @@ class RateLimiter:
         return found
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self.enabled or req.path in EXEMPT_PATHS or req.method == "OPTIONS":
+        if (not self.enabled or req.path in EXEMPT_PATHS or req.path.startswith(EXEMPT_PREFIXES)
+                or req.method == "OPTIONS"):
             return
         client = client_address(req, self.trusted_proxy_count)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import socket
 import threading
 import time
@@ -93,6 +94,20 @@ def test_healthz_is_never_limited(client_with):
     assert client.simulate_get(f"{API}/images").status_code == 200
     assert client.simulate_get(f"{API}/images").status_code == 429
     assert client.simulate_get("/healthz").status_code == 200
+
+
+def test_the_pages_files_are_never_limited_but_pages_and_the_api_are(client_with):
+    client = client_with(rate_limit="2/minute")
+    page = client.simulate_get("/")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="(/static/[^"?]+)', page.text)
+    assert assets
+    for _ in range(3):
+        for asset in assets:
+            assert client.simulate_get(asset).status_code == 200
+    assert client.simulate_get(f"{API}/images").status_code == 200
+    assert client.simulate_get(f"{API}/images").status_code == 429
+    assert client.simulate_get("/").status_code == 429
 
 
 def test_each_client_address_has_its_own_budget(client_with):
