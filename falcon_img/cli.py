@@ -45,6 +45,12 @@ def import_images(
 ) -> ImportSummary:
     """Ingest each file through the same checks as an upload; existing names are skipped."""
     summary = ImportSummary()
+
+    def reject(path: Path, reason: str) -> None:
+        summary.rejected += 1
+        summary.problems.append((path.name, reason))
+        on_problem(path, reason)
+
     for path in files:
         name = safe_name(path.name, settings.max_name_bytes)
         if name and Image.select().where(Image.name == name).exists():
@@ -56,15 +62,9 @@ def import_images(
         except NameTaken:
             summary.skipped += 1
         except IngestError as exc:
-            summary.rejected += 1
-            summary.problems.append((path.name, str(exc)))
-            on_problem(path, str(exc))
+            reject(path, str(exc))
         except OSError as exc:
-            if isinstance(exc, StorageError):
-                raise
-            summary.rejected += 1
-            summary.problems.append((path.name, f"cannot be read: {exc.strerror or exc}"))
-            on_problem(path, f"cannot be read: {exc.strerror or exc}")
+            reject(path, f"cannot be read: {exc.strerror or exc}")
         else:
             summary.imported += 1
     return summary

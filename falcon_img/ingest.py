@@ -229,7 +229,7 @@ def ingest_spooled(spooled: SpooledUpload, name: str | None, *, storage: Storage
         # A delete of the last image sharing these bytes removed the blob after we
         # stored it and before our row was committed; put it back.
         storage.put(key, spooled.path)
-    return Ingested(image=models.image_with_blob(image.id), edit_token=edit_token)
+    return Ingested(image=image, edit_token=edit_token)
 
 
 def ingest_image(stream: typing.BinaryIO, name: str | None, *, storage: Storage, settings: Settings) -> Ingested:

@@ -289,8 +289,3 @@ def recount_comments(image_ids: list[int] | None = None) -> int:
     if image_ids is not None:
         wrong &= Image.id.in_(image_ids)
     return Image.update(comments_count=counted).where(wrong).execute()
-
-
-def image_with_blob(image_id: int) -> Image:
-    """The Image model with its Blob joined; raises Image.DoesNotExist."""
-    return Image.select(Image, Blob).join(Blob).where(Image.id == image_id).get()
